@@ -1,0 +1,115 @@
+"""The raw network F and the preconditioning that turns it into a denoiser D or a consistency function f."""
+import math
+import os
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "Precond", "scalings", "save_model", "load_model"]
+
+
+class NoiseEmbedding(nn.Module):
+    """Smooth features of c_noise: the value itself plus low-frequency sines and cosines.
+
+    c_noise = ln(sigma) / 4 spans about [-1.6, 1.1] for sigma in [0.002, 80]; frequencies up to a few cycles over that
+    range keep the network smooth in sigma (the original's Fourier scale of 30 makes it jagged).
+    """
+
+    def __init__(self, num_frequencies=8, max_frequency=4.0):  # cycles per unit of c_noise
+        super().__init__()
+        freqs = torch.logspace(math.log10(0.25), math.log10(max_frequency), num_frequencies)
+        self.register_buffer("freqs", 2 * math.pi * freqs)
+        self.dim = 1 + 2 * num_frequencies
+
+    def forward(self, c_noise):  # [B] -> [B, dim]
+        angles = c_noise[:, None] * self.freqs
+        return torch.cat([c_noise[:, None], angles.sin(), angles.cos()], dim=1)
+
+
+class MLP(nn.Module):
+    """F(x_in, c_noise[, label]): an MLP on [x_in, embedding(c_noise)] with SiLU units.
+
+    With `num_classes > 0` it is class-conditional: label `num_classes` means "no label" (for classifier-free guidance).
+    """
+
+    def __init__(self, dim=1, hidden=128, depth=3, num_classes=0):
+        super().__init__()
+        self.dim, self.hidden, self.depth, self.num_classes = dim, hidden, depth, num_classes
+        self.embed = NoiseEmbedding()
+        self.label_embed = nn.Embedding(num_classes + 1, self.embed.dim) if num_classes else None
+        layers, width = [], dim + self.embed.dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        layers.append(nn.Linear(width, dim))
+        self.layers = nn.Sequential(*layers)
+
+    def config(self):
+        return dict(dim=self.dim, hidden=self.hidden, depth=self.depth, num_classes=self.num_classes)
+
+    def forward(self, x_in, c_noise, labels=None):  # [B, D], [B], [B] -> [B, D]
+        emb = self.embed(c_noise)
+        if self.label_embed is not None:
+            if labels is None:
+                labels = torch.full_like(c_noise, self.num_classes, dtype=torch.long)
+            emb = emb + self.label_embed(labels)
+        return self.layers(torch.cat([x_in, emb], dim=1))
+
+
+# Preconditioning (Karras et al. 2022, Table 1) shifted by sigma_min (Song et al. 2023, Appendix C).
+def scalings(sigma, sigma_data, sigma_min=0.0):
+    """(c_skip, c_out, c_in, c_noise); with sigma_min = 0 these are exactly EDM's."""
+    c_skip = sigma_data**2 / ((sigma - sigma_min) ** 2 + sigma_data**2)
+    c_out = (sigma - sigma_min) * sigma_data / (sigma**2 + sigma_data**2).sqrt()
+    c_in = 1 / (sigma**2 + sigma_data**2).sqrt()
+    c_noise = sigma.log() / 4
+    return c_skip, c_out, c_in, c_noise
+
+
+class Precond(nn.Module):
+    """c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma)).
+
+    sigma_min = 0 gives the EDM denoiser D(x, sigma). sigma_min > 0 gives a consistency function f(x, sigma) with
+    c_skip(sigma_min) = 1 and c_out(sigma_min) = 0, so f(x, sigma_min) = x holds exactly, by construction.
+    """
+
+    def __init__(self, net, *, sigma_data=1.0, sigma_min=0.0):
+        super().__init__()
+        self.net, self.sigma_data, self.sigma_min = net, float(sigma_data), float(sigma_min)
+
+    @property
+    def is_consistency(self):
+        return self.sigma_min > 0
+
+    def forward(self, x, sigma, labels=None):  # x [B, D], sigma scalar, [B] or [B, 1] -> [B, D]
+        if x.dim() != 2:
+            raise ValueError(f"x must have shape [batch, dim], got {list(x.shape)}")
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
+        sigma = sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
+        if sigma.shape[0] != x.shape[0]:
+            raise ValueError(f"sigma must be a scalar or have one value per row of x ({x.shape[0]}), got {sigma.shape[0]}")
+        c_skip, c_out, c_in, c_noise = scalings(sigma[:, None], self.sigma_data, self.sigma_min)
+        F = self.net(c_in * x, c_noise[:, 0], labels) if labels is not None else self.net(c_in * x, c_noise[:, 0])
+        return c_skip * x + c_out * F
+
+
+def save_model(model, path):
+    """Save a Precond(MLP) to `path` atomically: write a temporary file, then rename it over the target."""
+    path = os.fspath(path)
+    state = dict(net=model.net.config(), sigma_data=model.sigma_data, sigma_min=model.sigma_min,
+                 state_dict=model.state_dict())
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_model(path, map_location="cpu"):
+    """Load a model saved by save_model (weights_only=True: no code is executed from the file)."""
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    model = Precond(MLP(**state["net"]), sigma_data=state["sigma_data"], sigma_min=state["sigma_min"])
+    model.load_state_dict(state["state_dict"])
+    return model.requires_grad_(False)

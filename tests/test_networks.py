@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from cm_toy import MLP, Precond, load_model, save_model, scalings
+
+
+def test_boundary_condition_holds_exactly():
+    torch.manual_seed(0)
+    f = Precond(MLP(), sigma_data=1.0, sigma_min=0.002)
+    x = torch.randn(64, 1) * 3
+    assert torch.equal(f(x, torch.full((64,), 0.002)), x)  # bit for bit, whatever the weights
+
+
+def test_edm_scalings_are_the_sigma_min_zero_case():
+    sigma = torch.tensor([0.01, 0.5, 3.0, 80.0])
+    c_skip, c_out, c_in, _ = scalings(sigma, 0.5)
+    assert torch.allclose(c_skip, 0.25 / (sigma**2 + 0.25))
+    assert torch.allclose(c_out, sigma * 0.5 / (sigma**2 + 0.25).sqrt())
+    assert torch.allclose(c_in, 1 / (sigma**2 + 0.25).sqrt())
+    # The network's training target (x0 - c_skip x) / c_out has unit variance (Karras et al. 2022, Appendix B.6).
+    var = ((1 - c_skip) ** 2 * 0.25 + c_skip**2 * sigma**2) / c_out**2
+    assert torch.allclose(var, torch.ones_like(sigma))
+
+def test_precond_accepts_scalar_and_per_sample_sigma_and_rejects_bad_shapes():
+    f = Precond(MLP(dim=2), sigma_data=1.0)
+    x = torch.randn(5, 2)
+    assert f(x, 0.3).shape == (5, 2)
+    assert f(x, torch.rand(5) + 0.1).shape == (5, 2)
+    assert f(x, torch.rand(5, 1) + 0.1).shape == (5, 2)
+    with pytest.raises(ValueError, match="one value per row"):
+        f(x, torch.rand(3))
+    with pytest.raises(ValueError, match=r"shape \[batch, dim\]"):
+        f(torch.randn(5), 0.3)
+
+
+def test_conditional_mlp_uses_labels():
+    torch.manual_seed(0)
+    f = Precond(MLP(num_classes=3), sigma_data=1.0)
+    x = torch.randn(4, 1)
+    a = f(x, 1.0, torch.tensor([0, 0, 0, 0]))
+    b = f(x, 1.0, torch.tensor([1, 1, 1, 1]))
+    assert not torch.allclose(a, b)
+    assert torch.equal(f(x, 1.0), f(x, 1.0, torch.full((4,), 3)))  # no label = the null class
+
+
+def test_save_load_roundtrip(tmp_path):
+    torch.manual_seed(0)
+    f = Precond(MLP(hidden=16, depth=2), sigma_data=0.7, sigma_min=0.002)
+    path = tmp_path / "model.pt"
+    save_model(f, path)
+    g = load_model(path)
+    x = torch.randn(8, 1)
+    assert torch.equal(f(x, 0.5), g(x, 0.5))
+    assert g.sigma_min == 0.002 and g.sigma_data == 0.7
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left behind
