@@ -11,7 +11,7 @@ import torch
 
 from .data import GaussianMixture, get_dataset
 
-__all__ = ["evaluate", "noise_floor", "wasserstein1", "ks_statistic", "METRICS"]
+__all__ = ["evaluate", "evaluate_seeds", "noise_floor", "wasserstein1", "ks_statistic", "METRICS"]
 
 METRICS = ("w1", "ks", "mode_mass_err", "gap_mass", "gap_mass_true", "std_ratio")
 GAP_LEVEL = 0.01  # "gap": where the true density is below 1% of its peak
@@ -128,3 +128,13 @@ def noise_floor(task, n, *, num_draws=50):
     if int(n) != n or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n}")
     return dict(_noise_floor(_key(task), int(n), num_draws))
+
+
+def evaluate_seeds(sample_fn, task, *, n=10_000, seeds=range(5)):
+    """Median of each metric over sampling seeds: sample_fn(n, seed) -> samples [n, D].
+
+    At n = 10,000 the score of a single draw spreads about as widely as the noise floor itself (even a perfect
+    sampler's seed-0 draw can score 2x the floor), so compare medians with medians.
+    """
+    runs = [evaluate(sample_fn(n, seed), task) for seed in seeds]
+    return {k: float(torch.tensor([r[k] for r in runs]).median()) for k in METRICS}
