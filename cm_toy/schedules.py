@@ -65,7 +65,7 @@ def consistency_sigmas(num_scales, sigma_min=0.002, sigma_max=80.0, rho=7.0):
 
 # Song et al. 2023, Appendix C: N(k) = ceil(sqrt(k / K ((s1 + 1)^2 - s0^2) + s0^2) - 1) + 1.
 def song2023_num_scales(step, total_steps, s0=2, s1=150):
-    """Number of discretisation levels at training step k of K: grows like sqrt(k) from s0 + 1 to s1 + 1."""
+    """Number of discretisation levels at training step k of K: grows like sqrt(k) from s0 to s1 + 1."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     k = min(max(step, 0), total_steps)
