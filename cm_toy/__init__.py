@@ -17,9 +17,11 @@ __all__ = [
     "MLP", "Precond", "scalings", "save_model", "load_model",
     "karras_sigmas", "sample_lognormal_sigmas", "consistency_sigmas", "song2023_num_scales", "song2023_target_decay",
     "ict_num_scales", "lognormal_interval_probs", "ect_r",
-    "edm_loss", "cd_loss", "ct_loss", "ict_loss", "ect_loss", "squared_l2", "pseudo_huber", "train", "ema_update", "TrainResult",
+    "edm_loss", "cd_loss", "ct_loss", "ict_loss", "ect_loss", "squared_l2", "pseudo_huber",
+    "train", "ema_update", "TrainResult",
     "euler_step", "heun_step", "euler_sampler", "heun_sampler", "consistency_sampler",
     "train_edm", "sample_edm", "SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX",
-    "exact_consistency", "sample_consistency", "sampling_sigmas", "consistency_model", "train_cd", "train_ct", "RECIPES",
+    "exact_consistency", "sample_consistency", "sampling_sigmas", "consistency_model", "train_cd", "train_ct",
+    "RECIPES",
     "evaluate", "evaluate_seeds", "noise_floor", "plots", "widgets",
 ]
