@@ -11,6 +11,8 @@ from .samplers import consistency_sampler, euler_sampler, euler_step, heun_sampl
 from .schedules import (consistency_sigmas, ect_r, ict_num_scales, karras_sigmas, lognormal_interval_probs,
                         sample_lognormal_sigmas, song2023_num_scales, song2023_target_decay)
 from .train import TrainResult, ema_update, train
+from .continuous import (CONTINUOUS_RECIPES, TrigFlow, continuous_ct_loss, ct_tangent, scm_loss, scm_tangent,
+                         train_continuous_ct, trigflow_from_edm)
 
 __all__ = [
     "GaussianMixture", "get_dataset", "list_datasets", "register_dataset",
@@ -24,4 +26,6 @@ __all__ = [
     "exact_consistency", "sample_consistency", "sampling_sigmas", "consistency_model", "train_cd", "train_ct",
     "RECIPES",
     "evaluate", "evaluate_seeds", "noise_floor", "plots", "widgets",
+    "TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", "scm_loss", "scm_tangent",
+    "train_continuous_ct", "CONTINUOUS_RECIPES",
 ]
