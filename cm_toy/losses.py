@@ -48,7 +48,8 @@ def _uniform_pairs(sigmas, n, generator, device):
 
 
 # Consistency distillation (Song et al. 2023, Algorithm 2 and Eq. 7): n ~ U{1, ..., N-1}, x_{n+1} = x0 + t_{n+1} z,
-# x_hat_n = one Heun step of the teacher's PF-ODE from t_{n+1} to t_n, loss d(f(x_{n+1}, t_{n+1}), f_target(x_hat_n, t_n)).
+# x_hat_n = one Heun step of the teacher's PF-ODE from t_{n+1} to t_n,
+# loss d(f(x_{n+1}, t_{n+1}), f_target(x_hat_n, t_n)).
 def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, target, num_scales=18,
             sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2):
     """teacher: a denoiser D(x, sigma [B, 1]); target: the target network (EMA of model, or model itself for mu = 0)."""
