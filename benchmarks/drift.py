@@ -39,11 +39,7 @@ def _metrics(sample_fn, task, seeds=SEEDS):
 
 def grids(sigma_min, sigma_max, k):
     """The multistep grids compared for the original setting, each with k noisy steps starting at sigma_max."""
-    high = [sigma_max] + (torch.logspace(math.log10(0.8), math.log10(0.3), k - 1).tolist() if k > 2 else
-                          [math.sqrt(0.8 * 0.3)] if k == 2 else [])
-    return {"linear": D.linear_sigmas(k, sigma_min, sigma_max),
-            "karras": cm_toy.karras_sigmas(k + 1, sigma_min, sigma_max)[:-1],
-            "high": torch.tensor(high)}
+    return {kind: D.multistep_grid(kind, k, sigma_min, sigma_max) for kind in D.GRIDS}
 
 
 # ----- jobs: each trains one model and measures it ----------------------------------------------------------------

@@ -3,6 +3,7 @@ multistep sampler that takes any consistency function (learned f or the exact f*
 the noise levels the learned f departs from f*."""
 import copy
 import functools
+import math
 
 import torch
 
@@ -12,10 +13,10 @@ from .edm import _cosine_decay
 from .losses import cd_loss, ct_loss, edm_loss, squared_l2
 from .networks import MLP, Precond
 from .samplers import consistency_sampler
-from .schedules import check_sigmas, song2023_num_scales
+from .schedules import check_sigmas, karras_sigmas, song2023_num_scales
 from .train import train
 
-__all__ = ["ORIGINAL", "linear_sigmas", "original_model", "train_original", "sample_multistep", "exact_f",
+__all__ = ["ORIGINAL", "GRIDS", "multistep_grid", "mode_positions", "linear_sigmas", "original_model", "train_original", "sample_multistep", "exact_f",
            "bias_profile", "contraction_profile"]
 
 # The original repository's settings (mbreuss/consistency_models_toy_task, cm_main.py and cm/cm.py at c5ecf25):
@@ -33,6 +34,45 @@ def linear_sigmas(num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=ORIGINAL
     if int(num_steps) != num_steps or num_steps < 1:
         raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
     return torch.linspace(float(sigma_max), float(sigma_min), int(num_steps) + 1)[:-1]
+
+
+GRIDS = ("linear", "karras", "high")
+
+
+def multistep_grid(kind, num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=ORIGINAL["sigma_max"], *,
+                   high=0.8, low=0.3):
+    """num_steps levels starting at sigma_max for the multistep sampler, of one kind:
+
+    "linear": evenly spaced towards sigma_min (the original's); "karras": the rho = 7 grid of Karras et al. 2022 (Eq. 5)
+    from sigma_max to sigma_min, without its last level; "high": sigma_max, then levels geometric from `high` down to
+    `low` (their geometric mean for two steps): only levels at or above the modes' width, the kind of grid
+    cm_toy.sampling_sigmas uses.
+    """
+    if kind not in GRIDS:
+        raise ValueError(f"unknown grid {kind!r}; valid choices: {', '.join(GRIDS)}")
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
+    if kind == "linear":
+        return linear_sigmas(num_steps, sigma_min, sigma_max)
+    if kind == "karras":
+        return karras_sigmas(int(num_steps) + 1, sigma_min, sigma_max)[:-1]
+    if num_steps == 1:
+        return torch.tensor([float(sigma_max)])
+    if not sigma_min <= low <= high < sigma_max:
+        raise ValueError(f"need sigma_min <= low <= high < sigma_max, got {low}, {high}, {sigma_max}")
+    rest = torch.tensor([math.sqrt(high * low)]) if num_steps == 2 else \
+        torch.logspace(math.log10(high), math.log10(low), int(num_steps) - 1)
+    return torch.cat([torch.tensor([float(sigma_max)]), rest.float()])
+
+
+def mode_positions(samples, task):
+    """Where the samples put each mode: the mean of the samples nearest to each component's mean, [K] (1D tasks)."""
+    task = get_dataset(task)
+    means = task.means[:, 0].float()
+    x = torch.as_tensor(samples, dtype=torch.float32)[:, 0]
+    nearest = (x[:, None] - means[None]).abs().argmin(dim=1)
+    return torch.stack([x[nearest == k].mean() if (nearest == k).any() else torch.tensor(float("nan"))
+                        for k in range(len(means))])
 
 
 def original_model(*, embedding="fourier", fourier_scale=ORIGINAL["fourier_scale"], depth=ORIGINAL["depth"],

@@ -7,7 +7,7 @@ from .data import get_dataset
 from .plots import plot_curves, plot_density
 
 __all__ = ["denoiser_figure", "explore_denoiser", "consistency_figure", "explore_consistency", "multistep_figure",
-           "explore_multistep"]
+           "explore_multistep", "drift_figure", "explore_drift"]
 
 
 def denoiser_figure(task, sigma, model=None, *, lim=4.0, num=400):
@@ -98,3 +98,36 @@ def explore_multistep(task, models, *, max_steps=8):
 
     slider = widgets.IntSlider(value=1, min=1, max=max_steps, description="steps", continuous_update=False)
     return widgets.interact(lambda steps: plt.show(multistep_figure(task, models, steps)), steps=slider)
+
+
+def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, n=10_000, seed=0, num=400):
+    """Histograms of multistep samples from each consistency function (name -> model or cm_toy.drift.exact_f) over the
+    chosen grid of cm_toy.drift.multistep_grid (levels from 1 down, the original setting), against the target."""
+    from .drift import multistep_grid, sample_multistep
+    from .metrics import evaluate
+
+    task = get_dataset(task)
+    lo = float((task.means[:, 0] - 6 * task.stds).min()) - 1
+    hi = float((task.means[:, 0] + 6 * task.stds).max()) + 1
+    x = torch.linspace(lo, hi, num)[:, None]
+    fig, axes = plt.subplots(1, len(functions), figsize=(4.5 * len(functions), 3.3), squeeze=False)
+    for ax, (name, f) in zip(axes[0], functions.items()):
+        sigmas = multistep_grid(grid, num_steps, f.sigma_min)
+        samples = sample_multistep(f, n, sigmas, start_scale=start_scale, seed=seed)
+        m = evaluate(samples, task)
+        plot_density(x, task.pdf(x), samples, ax=ax,
+                     title=f"{name}\n{num_steps} step(s), {grid}: W1 {m['w1']:.3f}, std ratio {m['std_ratio']:.2f}")
+    fig.tight_layout()
+    return fig
+
+
+def explore_drift(task, functions, *, max_steps=19, n=4000):
+    """Sliders over the number of steps and the grid, redrawing drift_figure."""
+    import ipywidgets as widgets
+
+    from .drift import GRIDS
+
+    steps = widgets.IntSlider(value=4, min=1, max=max_steps, description="steps", continuous_update=False)
+    grid = widgets.Dropdown(options=GRIDS, value="linear", description="grid")
+    return widgets.interact(lambda steps, grid: plt.show(drift_figure(task, functions, steps, grid, n=n)),
+                            steps=steps, grid=grid)
