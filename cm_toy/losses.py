@@ -2,9 +2,10 @@
 training loop as loss(model, x0, step=..., generator=..., labels=...) and returning one loss per sample, [B]."""
 import torch
 
-from .schedules import sample_lognormal_sigmas
+from .samplers import heun_step
+from .schedules import consistency_sigmas, ect_r, lognormal_interval_probs, sample_lognormal_sigmas
 
-__all__ = ["edm_loss"]
+__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "cd_loss", "ct_loss", "ict_loss", "ect_loss"]
 
 
 def _call(model, x, sigma, labels):
@@ -17,3 +18,88 @@ def edm_loss(model, x0, *, step=None, generator=None, labels=None, P_mean=-1.2, 
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     weight = (sigma**2 + model.sigma_data**2) / (sigma * model.sigma_data) ** 2
     return (weight * (_call(model, x0 + sigma * noise, sigma, labels) - x0) ** 2).mean(dim=1)
+
+
+# ----- consistency objectives ------------------------------------------------------------------------------------
+# The consistency model f sits at the higher level sigma_{n+1}; its target is a (stop-gradient) copy of f at the lower
+# level sigma_n, evaluated where one ODE step from x_{n+1} lands: a teacher's Heun step (distillation, CD), or
+# x0 + sigma_n z with the same noise z (training, CT, whose one-sample "teacher" is an Euler step with the score
+# -(x - x0) / sigma^2). Song et al. 2023, arXiv 2303.01469, Eq. 7 (CD) and Eq. 10 (CT).
+
+
+def squared_l2(a, b):
+    """||a - b||^2 per sample, [B]."""
+    return ((a - b) ** 2).sum(dim=1)
+
+
+# Pseudo-Huber metric sqrt(||a - b||^2 + c^2) - c (Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3.3).
+def pseudo_huber(a, b, c):
+    """~ ||a - b||^2 / (2 c) for differences well below c, ~ ||a - b|| above it; per sample, [B]."""
+    return (((a - b) ** 2).sum(dim=1) + c**2).sqrt() - c
+
+
+def _resolve(value, step):
+    return value(step) if callable(value) else value
+
+
+def _uniform_pairs(sigmas, n, generator, device):
+    i = torch.randint(0, len(sigmas) - 1, (n,), generator=generator, device=device)
+    return sigmas[i][:, None], sigmas[i + 1][:, None]
+
+
+# Consistency distillation (Song et al. 2023, Algorithm 2 and Eq. 7): n ~ U{1, ..., N-1}, x_{n+1} = x0 + t_{n+1} z,
+# x_hat_n = one Heun step of the teacher's PF-ODE from t_{n+1} to t_n,
+# loss d(f(x_{n+1}, t_{n+1}), f_target(x_hat_n, t_n)).
+def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, target, num_scales=18,
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2):
+    """teacher: a denoiser D(x, sigma [B, 1]); target: the target network (EMA of model, or model itself for mu = 0)."""
+    sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
+    t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
+    z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    x_next = x0 + t_next * z
+    with torch.no_grad():
+        x_hat = heun_step(teacher, x_next, t_next, t_n)
+        y = _call(target, x_hat, t_n, labels)
+    return distance(_call(model, x_next, t_next, labels), y)
+
+
+# Consistency training (Song et al. 2023, Algorithm 3 and Eq. 10): as cd_loss with x_hat_n = x0 + t_n z.
+def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_scales,
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2):
+    """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network."""
+    sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
+    t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
+    z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    with torch.no_grad():
+        y = _call(target, x0 + t_n * z, t_n, labels)
+    return distance(_call(model, x0 + t_next * z, t_next, labels), y)
+
+
+# Improved consistency training (Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3): the target is the student itself
+# under stop-gradient (no target EMA), levels are drawn from a discretised log-normal, the pseudo-Huber metric is
+# weighted by lambda(t_n) = 1 / (t_{n+1} - t_n).
+def ict_loss(model, x0, *, step=None, generator=None, labels=None, num_scales, P_mean=-1.1, P_std=2.0, c=0.03,
+             sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
+    probs = lognormal_interval_probs(sigmas, P_mean, P_std).to(x0)
+    i = torch.multinomial(probs, len(x0), replacement=True, generator=generator)
+    t_n, t_next = sigmas[i][:, None], sigmas[i + 1][:, None]
+    z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    with torch.no_grad():
+        y = _call(model, x0 + t_n * z, t_n, labels)
+    return pseudo_huber(_call(model, x0 + t_next * z, t_next, labels), y, c) / (t_next - t_n)[:, 0]
+
+
+# Easy consistency tuning (Geng et al. 2024, arXiv 2406.14548, Sec. 3): t ~ log-normal, r = r(t, stage) < t from the
+# shrinking mapping (schedules.ect_r), stop-gradient target f(x0 + r z, r) (x0 itself once r reaches sigma_min),
+# loss d(f(x0 + t z, t), target) / (t - r).
+def ect_loss(model, x0, *, step=None, generator=None, labels=None, stage, P_mean=-1.1, P_std=2.0, c=0.0,
+             q=2.0, k=8.0, b=1.0, sigma_min=0.002, sigma_max=80.0):
+    """stage: the stage s, or a function of the step; c = 0 is the paper's plain L2 norm, c > 0 pseudo-Huber."""
+    t = sample_lognormal_sigmas(len(x0), P_mean, P_std, generator=generator, device=x0.device)
+    t = t.clamp(2 * sigma_min, sigma_max)[:, None]
+    r = ect_r(t, _resolve(stage, step), q, k, b).clamp_min(sigma_min)
+    z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    with torch.no_grad():
+        y = _call(model, x0 + r * z, r, labels)  # f(x, sigma_min) = x exactly: the clean-data target
+    return pseudo_huber(_call(model, x0 + t * z, t, labels), y, c) / (t - r)[:, 0]

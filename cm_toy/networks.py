@@ -5,7 +5,7 @@ import os
 import torch
 from torch import nn
 
-__all__ = ["MLP", "Precond", "scalings", "save_model", "load_model"]
+__all__ = ["MLP", "Precond", "scalings", "save_model", "load_model", "FourierEmbedding", "EMBEDDINGS"]
 
 
 class NoiseEmbedding(nn.Module):
@@ -26,16 +26,41 @@ class NoiseEmbedding(nn.Module):
         return torch.cat([c_noise[:, None], angles.sin(), angles.cos()], dim=1)
 
 
+# Gaussian random Fourier features of the noise level (Tancik et al. 2020, arXiv 2006.10739), as in the original toy
+# repository: c_noise -> [sin(2 pi w c_noise), cos(2 pi w c_noise)] with w ~ N(0, scale^2) drawn once and frozen
+# (scale 30, two frequencies there; CIFAR-10 consistency models use scale 16, iCT 0.02).
+class FourierEmbedding(nn.Module):
+    """Random Fourier features of c_noise only (no raw c_noise): with a large scale, nearby noise levels map to far
+    apart features, so the network must learn a jagged function of sigma."""
+
+    def __init__(self, num_frequencies=2, scale=30.0):
+        super().__init__()
+        self.register_buffer("freqs", 2 * math.pi * scale * torch.randn(num_frequencies))
+        self.dim = 2 * num_frequencies
+
+    def forward(self, c_noise):  # [B] -> [B, dim]
+        angles = c_noise[:, None] * self.freqs
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+EMBEDDINGS = ("smooth", "fourier")
+
+
 class MLP(nn.Module):
     """F(x_in, c_noise[, label]): an MLP on [x_in, embedding(c_noise)] with SiLU units.
 
     With `num_classes > 0` it is class-conditional: label `num_classes` means "no label" (for classifier-free guidance).
+    embedding: "smooth" (NoiseEmbedding, the default) or "fourier" (FourierEmbedding with `fourier_scale`, whose
+    frequencies are drawn from torch's global generator: seed it first).
     """
 
-    def __init__(self, dim=1, hidden=128, depth=3, num_classes=0):
+    def __init__(self, dim=1, hidden=128, depth=3, num_classes=0, *, embedding="smooth", fourier_scale=30.0):
         super().__init__()
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"unknown embedding {embedding!r}; valid choices: {', '.join(EMBEDDINGS)}")
         self.dim, self.hidden, self.depth, self.num_classes = dim, hidden, depth, num_classes
-        self.embed = NoiseEmbedding()
+        self.embedding, self.fourier_scale = embedding, float(fourier_scale)
+        self.embed = NoiseEmbedding() if embedding == "smooth" else FourierEmbedding(scale=fourier_scale)
         self.label_embed = nn.Embedding(num_classes + 1, self.embed.dim) if num_classes else None
         layers, width = [], dim + self.embed.dim
         for _ in range(depth):
@@ -45,7 +70,10 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def config(self):
-        return dict(dim=self.dim, hidden=self.hidden, depth=self.depth, num_classes=self.num_classes)
+        config = dict(dim=self.dim, hidden=self.hidden, depth=self.depth, num_classes=self.num_classes)
+        if self.embedding != "smooth":  # the default's config (and saved files) stay as they were
+            config.update(embedding=self.embedding, fourier_scale=self.fourier_scale)
+        return config
 
     def forward(self, x_in, c_noise, labels=None):  # [B, D], [B], [B] -> [B, D]
         emb = self.embed(c_noise)

@@ -3,7 +3,8 @@ import math
 
 import torch
 
-__all__ = ["karras_sigmas", "sample_lognormal_sigmas", "ema_decay_at", "check_sigmas"]
+__all__ = ["karras_sigmas", "sample_lognormal_sigmas", "ema_decay_at", "check_sigmas", "consistency_sigmas",
+           "song2023_num_scales", "song2023_target_decay", "ict_num_scales", "lognormal_interval_probs", "ect_r"]
 
 
 def _check_range(sigma_min, sigma_max):
@@ -50,3 +51,57 @@ def check_sigmas(sigmas, sigma_min=None, sigma_max=None, *, allow_zero_end=False
     if len(body) and (body.min() < lo - tol or body.max() > hi + tol or body.min() <= 0):
         raise ValueError(f"sigmas must lie in [sigma_min={lo}, sigma_max={hi}] and be > 0, got {sigmas.tolist()}")
     return sigmas
+
+
+# ----- consistency training: discretisation curricula and target-network decays, each a pure function of the step ---
+
+
+def consistency_sigmas(num_scales, sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    """The N increasing levels t_1 = sigma_min < ... < t_N = sigma_max of Song et al. 2023 (Sec. 5, Karras grid)."""
+    if int(num_scales) != num_scales or num_scales < 2:
+        raise ValueError(f"num_scales must be an integer >= 2, got {num_scales}")
+    return karras_sigmas(int(num_scales), sigma_min, sigma_max, rho).flip(0)
+
+
+# Song et al. 2023, Appendix C: N(k) = ceil(sqrt(k / K ((s1 + 1)^2 - s0^2) + s0^2) - 1) + 1.
+def song2023_num_scales(step, total_steps, s0=2, s1=150):
+    """Number of discretisation levels at training step k of K: grows like sqrt(k) from s0 to s1 + 1."""
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    k = min(max(step, 0), total_steps)
+    return math.ceil(math.sqrt(k / total_steps * ((s1 + 1) ** 2 - s0**2) + s0**2) - 1) + 1
+
+
+# Song et al. 2023, Appendix C: mu(k) = exp(s0 ln(mu0) / N(k)).
+def song2023_target_decay(num_scales, s0=2, mu0=0.9):
+    """Target-network EMA decay for a discretisation of num_scales levels: mu0 at the start, towards 1 as N grows."""
+    return math.exp(s0 * math.log(mu0) / num_scales)
+
+
+# Song & Dhariwal 2023 (iCT, arXiv 2310.14189, Sec. 3.4): N(k) = min(s0 2^floor(k / K'), s1) + 1,
+# K' = floor(K / (log2 floor(s1 / s0) + 1)).
+def ict_num_scales(step, total_steps, s0=10, s1=1280):
+    """Exponential curriculum: the number of levels doubles in equal stages from s0 + 1 to s1 + 1."""
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    stage_steps = max(1, total_steps // (int(math.log2(s1 // s0)) + 1))
+    return min(s0 * 2 ** (max(step, 0) // stage_steps), s1) + 1
+
+
+# iCT (Song & Dhariwal 2023, Sec. 3.5): discretised log-normal over the intervals [sigma_i, sigma_{i+1}],
+# p(i) proportional to erf((ln sigma_{i+1} - P_mean) / (sqrt(2) P_std)) - erf((ln sigma_i - P_mean) / (sqrt(2) P_std)).
+def lognormal_interval_probs(sigmas, P_mean=-1.1, P_std=2.0):
+    """Probabilities of the N - 1 intervals of an increasing level grid; sums to 1."""
+    cdf = torch.erf((torch.as_tensor(sigmas, dtype=torch.float64).log() - P_mean) / (math.sqrt(2) * P_std))
+    p = cdf[1:] - cdf[:-1]
+    return p / p.sum()
+
+
+# ECT (Geng et al. 2024, arXiv 2406.14548, Sec. 3 and Eq. 8): r = t (1 - q^-(s+1) (1 + k sigmoid(-b t))), stage s.
+def ect_r(t, stage, q=2.0, k=8.0, b=1.0):
+    """The lower level r(t) < t that ECT pairs with t at a given stage; the gap t - r shrinks by q each stage.
+
+    Values below zero (small t at early stages) mean "target = the clean data": the caller clamps r to sigma_min.
+    """
+    t = torch.as_tensor(t)
+    return t * (1 - q ** -(stage + 1) * (1 + k * torch.sigmoid(-b * t)))

@@ -4,9 +4,10 @@ import numpy as np
 import torch
 
 from .data import get_dataset
-from .plots import plot_curves
+from .plots import plot_curves, plot_density
 
-__all__ = ["denoiser_figure", "explore_denoiser"]
+__all__ = ["denoiser_figure", "explore_denoiser", "consistency_figure", "explore_consistency", "multistep_figure",
+           "explore_multistep", "drift_figure", "explore_drift"]
 
 
 def denoiser_figure(task, sigma, model=None, *, lim=4.0, num=400):
@@ -35,3 +36,98 @@ def explore_denoiser(task, model=None, *, sigma_min=0.002, sigma_max=80.0):
     slider = widgets.FloatLogSlider(value=0.5, base=10, min=np.log10(sigma_min), max=np.log10(sigma_max), step=0.05,
                                     description="σ", continuous_update=False)
     return widgets.interact(lambda sigma: plt.show(denoiser_figure(task, sigma, model)), sigma=slider)
+
+
+def consistency_figure(task, sigma, models=None, *, sigma_min=0.002, num=400, num_steps=128):
+    """Two panels at one noise level sigma: the exact consistency function f*(x, sigma) and learned ones over the
+    typical range of x ~ p_sigma, and their signed errors f - f* (positive on the right = pushing samples outward)."""
+    from .consistency import exact_consistency
+
+    task = get_dataset(task)
+    spread = float((task.std() ** 2 + sigma**2).sqrt().max())
+    center = float(task.mean()[0])
+    x = torch.linspace(center - 3 * spread, center + 3 * spread, num)[:, None]
+    exact = exact_consistency(task, x.double(), sigma, sigma_min=sigma_min, num_steps=num_steps).float()
+    curves, errors = {"exact f*(x, σ)": exact}, {}
+    for name, model in (models or {}).items():
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            out = model(x.to(device), torch.tensor(float(sigma), device=device)).cpu()
+        curves[name] = out
+        errors[name] = out - exact
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.5))
+    plot_curves(x, curves, ax=a, ylabel="f(x, σ)", title=f"consistency function at σ = {sigma:.3g}",
+                styles={"exact f*(x, σ)": dict(color="black", lw=2)})
+    if errors:
+        plot_curves(x, errors, ax=b, ylabel="f - f*", title="signed error")
+        b.axhline(0, color="gray", lw=0.8, ls=":")
+    else:
+        b.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def explore_consistency(task, models=None, *, sigma_min=0.002, sigma_max=80.0):
+    """A log-scale slider over sigma redrawing consistency_figure."""
+    import ipywidgets as widgets
+
+    slider = widgets.FloatLogSlider(value=1.0, base=10, min=np.log10(sigma_min * 1.5), max=np.log10(sigma_max),
+                                    step=0.05, description="σ", continuous_update=False)
+    return widgets.interact(lambda sigma: plt.show(consistency_figure(task, sigma, models)), sigma=slider)
+
+
+def multistep_figure(task, models, num_steps, *, n=10_000, seed=0, num=400):
+    """Histograms of multistep consistency samples (default sigmas) of each model against the target density."""
+    from .consistency import sample_consistency
+
+    task = get_dataset(task)
+    lo = float((task.means[:, 0] - 4 * task.stds).min())
+    hi = float((task.means[:, 0] + 4 * task.stds).max())
+    x = torch.linspace(lo, hi, num)[:, None]
+    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 3.3), squeeze=False)
+    for ax, (name, model) in zip(axes[0], models.items()):
+        samples = sample_consistency(model, n, num_steps=num_steps, seed=seed)
+        plot_density(x, task.pdf(x), samples, ax=ax, title=f"{name}, {num_steps} step(s)")
+    fig.tight_layout()
+    return fig
+
+
+def explore_multistep(task, models, *, max_steps=8):
+    """A slider over the number of sampling steps redrawing multistep_figure."""
+    import ipywidgets as widgets
+
+    slider = widgets.IntSlider(value=1, min=1, max=max_steps, description="steps", continuous_update=False)
+    return widgets.interact(lambda steps: plt.show(multistep_figure(task, models, steps)), steps=slider)
+
+
+def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, n=10_000, seed=0, num=400):
+    """Histograms of multistep samples from each consistency function (name -> model or cm_toy.drift.exact_f) over the
+    chosen grid of cm_toy.drift.multistep_grid (levels from 1 down, the original setting), against the target."""
+    from .drift import multistep_grid, sample_multistep
+    from .metrics import evaluate
+
+    task = get_dataset(task)
+    lo = float((task.means[:, 0] - 6 * task.stds).min()) - 1
+    hi = float((task.means[:, 0] + 6 * task.stds).max()) + 1
+    x = torch.linspace(lo, hi, num)[:, None]
+    fig, axes = plt.subplots(1, len(functions), figsize=(4.5 * len(functions), 3.3), squeeze=False)
+    for ax, (name, f) in zip(axes[0], functions.items()):
+        sigmas = multistep_grid(grid, num_steps, f.sigma_min)
+        samples = sample_multistep(f, n, sigmas, start_scale=start_scale, seed=seed)
+        m = evaluate(samples, task)
+        plot_density(x, task.pdf(x), samples, ax=ax,
+                     title=f"{name}\n{num_steps} step(s), {grid}: W1 {m['w1']:.3f}, std ratio {m['std_ratio']:.2f}")
+    fig.tight_layout()
+    return fig
+
+
+def explore_drift(task, functions, *, max_steps=19, n=4000):
+    """Sliders over the number of steps and the grid, redrawing drift_figure."""
+    import ipywidgets as widgets
+
+    from .drift import GRIDS
+
+    steps = widgets.IntSlider(value=4, min=1, max=max_steps, description="steps", continuous_update=False)
+    grid = widgets.Dropdown(options=GRIDS, value="linear", description="grid")
+    return widgets.interact(lambda steps, grid: plt.show(drift_figure(task, functions, steps, grid, n=n)),
+                            steps=steps, grid=grid)

@@ -1,0 +1,198 @@
+import functools
+import math
+
+import pytest
+import torch
+
+import cm_toy
+from cm_toy import (MLP, Precond, cd_loss, consistency_sigmas, ct_loss, ect_loss, ect_r, exact_consistency,
+                    get_dataset, ict_loss, ict_num_scales, lognormal_interval_probs, sample_consistency,
+                    song2023_num_scales, song2023_target_decay)
+
+# On a single Gaussian N(mu, s^2) the PF-ODE is closed-form: x(sigma) - mu is proportional to sqrt(s^2 + sigma^2),
+# so f*(x, sigma) = mu + (x - mu) sqrt(s^2 + sigma_min^2) / sqrt(s^2 + sigma^2) and D(x, sigma) = mu + (x - mu) s^2 /
+# (s^2 + sigma^2).
+MU, S, SIGMA_MIN = 1.0, 0.2, 0.002
+
+
+def f_star(x, sigma):
+    sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, 1) if torch.is_tensor(sigma) else sigma
+    return MU + (x - MU) * math.sqrt(S**2 + SIGMA_MIN**2) / (S**2 + sigma**2) ** 0.5
+
+
+class ExactF(torch.nn.Module):
+    """The exact consistency function of single_gaussian_1D, dressed as a model for the losses."""
+    sigma_min, sigma_data = SIGMA_MIN, 1.0
+
+    def forward(self, x, sigma):
+        sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1)
+        sigma = sigma.expand(len(x)) if sigma.numel() == 1 else sigma
+        return f_star(x, sigma[:, None])
+
+
+@pytest.fixture
+def gaussian():
+    return get_dataset("single_gaussian_1D")
+
+
+def test_exact_consistency_matches_the_closed_form(gaussian):
+    for sigma in (0.01, 0.5, 5.0, 80.0):
+        x = MU + (S**2 + sigma**2) ** 0.5 * torch.linspace(-4, 4, 41, dtype=torch.float64)[:, None]
+        got = exact_consistency(gaussian, x, sigma)
+        assert (got - f_star(x, sigma)).abs().max() < 5e-4  # the default grid's own error, see exact_consistency
+
+
+def test_exact_consistency_discretisation_error_is_second_order():
+    # Against a 4x finer grid on three modes, where the ODE bends: the default's error is far below a network's.
+    task = get_dataset("three_gmm_1D")
+    x = 80 * torch.linspace(-4, 4, 61, dtype=torch.float64)[:, None]
+    fine = exact_consistency(task, x, 80.0, num_steps=1024)
+    err = {n: (exact_consistency(task, x, 80.0, num_steps=n) - fine).abs().max().item() for n in (64, 128, 256)}
+    assert err[256] < 1e-3  # the default: a tenth of the W1 noise floor of 10,000 samples, in the far tails
+    assert err[64] / err[128] > 3 and err[128] / err[256] > 3  # halving the step cuts the error about 4x
+
+
+def test_exact_consistency_boundary_and_errors(gaussian):
+    x = torch.randn(5, 1, dtype=torch.float64)
+    assert torch.allclose(exact_consistency(gaussian, x, SIGMA_MIN), x)
+    with pytest.raises(ValueError, match="sigma_min"):
+        exact_consistency(gaussian, x, 0.001)
+    with pytest.raises(ValueError, match="shape"):
+        exact_consistency(gaussian, torch.zeros(5), 1.0)
+
+
+class ShiftedF(torch.nn.Module):
+    """f* of single_gaussian_1D with its mean moved by delta: still obeys f(x, sigma_min) = x, consistent only at 0."""
+    sigma_min, sigma_data = SIGMA_MIN, 1.0
+
+    def __init__(self, delta=0.0):
+        super().__init__()
+        self.delta = delta
+
+    def forward(self, x, sigma):
+        sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1)
+        sigma = sigma.expand(len(x)) if sigma.numel() == 1 else sigma
+        a = math.sqrt(S**2 + SIGMA_MIN**2) / (S**2 + sigma[:, None] ** 2) ** 0.5
+        return MU + self.delta + (x - MU - self.delta) * a
+
+
+@pytest.mark.parametrize("loss_name", ["cd", "ct", "ict", "ect"])
+def test_losses_are_minimal_at_the_exact_consistency_function(gaussian, loss_name):
+    # CD: the loss at f* is only the Heun step's local error, ~0. CT: the one-sample target x0 + t_n z is random given
+    # x_{n+1}, so the loss at f* keeps an irreducible spread, but f* minimises it: moving f off f* (here its mean, by
+    # +-0.05, same random numbers) raises every loss.
+    def loss(model):
+        g = torch.Generator().manual_seed(0)
+        x0 = gaussian.sample(4096, g).double()
+        kw = dict(generator=g, step=0)
+        if loss_name == "cd":
+            return cd_loss(model, x0, teacher=gaussian.denoise, target=ShiftedF(0.0), num_scales=80, **kw).mean().item()
+        if loss_name == "ct":
+            return ct_loss(model, x0, target=model, num_scales=200, **kw).mean().item()
+        if loss_name == "ict":
+            return ict_loss(model, x0, num_scales=200, c=0.03, **kw).mean().item()
+        return ect_loss(model, x0, stage=6, c=0.03, **kw).mean().item()
+
+    at_exact = loss(ShiftedF(0.0))
+    assert loss(ShiftedF(0.05)) > at_exact and loss(ShiftedF(-0.05)) > at_exact
+    if loss_name == "cd":
+        assert at_exact < 1e-8
+        assert loss(ShiftedF(0.05)) > 1e4 * at_exact
+
+
+def test_cd_loss_is_zero_for_cd_with_a_perfect_ode_step(gaussian):
+    # With target = f*, f*(x_hat_n, t_n) equals f*(x_{n+1}, t_{n+1}) up to the Heun step's local error.
+    exact, g = ExactF(), torch.Generator().manual_seed(1)
+    x0 = gaussian.sample(2048, g).double()
+    coarse = cd_loss(exact, x0, teacher=gaussian.denoise, target=exact, num_scales=10, generator=g).mean()
+    fine = cd_loss(exact, x0, teacher=gaussian.denoise, target=exact, num_scales=40, generator=g).mean()
+    assert fine < coarse / 20  # Heun's local error is third order: 4x finer steps cut its square by far more
+
+
+def test_boundary_condition_of_trained_models():
+    model = cm_toy.train_ct("two_gmm_1D", recipe="ict", steps=20, batch_size=64, progress=False)
+    x = torch.linspace(-3, 3, 7)[:, None]
+    assert torch.equal(model(x, SIGMA_MIN), x)
+    assert model.sigma_min == SIGMA_MIN and model.history.losses
+
+
+def test_schedules_endpoints_and_monotonicity():
+    sig = consistency_sigmas(18)
+    assert sig[0].item() == pytest.approx(0.002) and sig[-1].item() == pytest.approx(80.0)
+    assert (sig[1:] > sig[:-1]).all()
+    n = [song2023_num_scales(k, 1000) for k in range(0, 1001, 50)]
+    assert n[0] == 2 and n[-1] == 151 and all(a <= b for a, b in zip(n, n[1:]))
+    mu = [song2023_target_decay(v) for v in n]
+    assert mu[0] == pytest.approx(0.9, abs=0.04) and all(a <= b for a, b in zip(mu, mu[1:])) and mu[-1] < 1
+    assert song2023_target_decay(2, s0=2, mu0=0.9) == pytest.approx(0.9)
+    m = [ict_num_scales(k, 800, s0=10, s1=1280) for k in range(0, 800, 10)]
+    assert m[0] == 11 and m[-1] == 1281 and all(a <= b for a, b in zip(m, m[1:]))
+    assert sorted(set(m)) == [10 * 2**i + 1 for i in range(8)]
+    p = lognormal_interval_probs(consistency_sigmas(50), P_mean=-1.1, P_std=2.0)
+    assert p.sum().item() == pytest.approx(1.0) and (p > 0).all()
+    mid = consistency_sigmas(50)[p.argmax()]
+    assert 0.1 < mid < 1.0  # the most likely interval sits near exp(P_mean) = 0.33
+    t = torch.tensor([0.01, 0.5, 5.0, 80.0])
+    gaps = [(t - ect_r(t, s)) / t for s in range(6)]
+    assert all((a > b).all() for a, b in zip(gaps, gaps[1:]))  # t - r shrinks every stage
+    assert (ect_r(t, 10) < t).all() and (ect_r(t, 10) > 0.9 * t).all()
+
+
+def test_schedules_reject_bad_input():
+    with pytest.raises(ValueError, match="num_scales"):
+        consistency_sigmas(1)
+    with pytest.raises(ValueError, match="total_steps"):
+        song2023_num_scales(0, 0)
+
+
+def test_sampling_sigmas_and_bad_sigmas():
+    model = cm_toy.consistency_model(1)
+    assert sample_consistency(model, 7).shape == (7, 1)
+    assert sample_consistency(model, 7, num_steps=3).shape == (7, 1)
+    s = cm_toy.sampling_sigmas(4)
+    assert s[0] == 80 and (s[1:] < s[:-1]).all() and len(s) == 4
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        sample_consistency(model, 7, sigmas=[80.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="sigma_min"):
+        sample_consistency(model, 7, sigmas=[80.0, 0.001])
+    with pytest.raises(ValueError, match="sigma_max"):
+        sample_consistency(model, 7, sigmas=[100.0, 1.0])
+    with pytest.raises(ValueError, match="num_steps"):
+        sample_consistency(model, 7, num_steps=0)
+    with pytest.raises(TypeError, match="consistency model"):
+        sample_consistency(Precond(MLP()), 7)
+
+
+def test_bad_teachers_and_recipes():
+    with pytest.raises(ValueError, match="valid choices: song2023, ict, ect"):
+        cm_toy.train_ct("two_gmm_1D", recipe="ctm")
+    with pytest.raises(TypeError, match=r"D\(x"):
+        cm_toy.train_cd("two_gmm_1D", lambda x: x, steps=1)
+    with pytest.raises(ValueError, match="shape"):
+        cm_toy.train_cd("two_gmm_1D", lambda x, sigma: x[:, :0], steps=1)
+    with pytest.raises(ValueError, match="'exact'"):
+        cm_toy.train_cd("two_gmm_1D", "oracle", steps=1)
+    with pytest.raises(ValueError, match="consistency model"):
+        cm_toy.train_cd("two_gmm_1D", cm_toy.consistency_model(1), steps=1)
+    with pytest.raises(TypeError):
+        cm_toy.train_ct("two_gmm_1D", recipe="ict", no_such_option=1)
+
+
+@pytest.mark.parametrize("recipe", ["song2023", "ict", "ect"])
+def test_smoke_training_of_each_recipe(recipe):
+    edm = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False)
+    kw = dict(init=edm) if recipe == "ect" else {}
+    model = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
+    assert model.is_consistency and len(model.history.losses) == 60
+    x = sample_consistency(model, 100, num_steps=2)
+    assert torch.isfinite(x).all()
+    again = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
+    assert torch.equal(sample_consistency(again, 100), sample_consistency(model, 100))  # same seed, same model
+
+
+@pytest.mark.parametrize("teacher", ["exact", "edm"])
+def test_smoke_training_of_cd(teacher):
+    teacher = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False) if teacher == "edm" else "exact"
+    model = cm_toy.train_cd("two_gmm_1D", teacher, steps=60, batch_size=64, progress=False)
+    assert model.is_consistency and len(model.history.losses) == 60
+    assert sample_consistency(model, 100).shape == (100, 1)

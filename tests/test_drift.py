@@ -1,0 +1,106 @@
+import math
+
+import pytest
+import torch
+
+import cm_toy
+from cm_toy import MLP, Precond, load_model, save_model
+from cm_toy import drift as D
+
+
+def test_default_mlp_is_unchanged_by_the_embedding_option():
+    torch.manual_seed(0)
+    a = MLP()
+    torch.manual_seed(0)
+    b = MLP(embedding="smooth")
+    assert a.config() == dict(dim=1, hidden=128, depth=3, num_classes=0)  # saved files keep their old config
+    assert list(a.state_dict()) == list(b.state_dict())
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_fourier_embedding_features_and_roundtrip(tmp_path):
+    torch.manual_seed(0)
+    f = Precond(MLP(hidden=16, depth=2, embedding="fourier", fourier_scale=30.0), sigma_data=0.5, sigma_min=0.05)
+    emb = f.net.embed(torch.linspace(-1, 0, 7))
+    assert emb.shape == (7, 4)
+    assert torch.allclose(emb[:, :2] ** 2 + emb[:, 2:] ** 2, torch.ones(7, 2))  # points on circles
+    assert f.net.embed.freqs.abs().max() > 2 * math.pi  # scale 30: several cycles per unit of c_noise
+    save_model(f, tmp_path / "m.pt")
+    g = load_model(tmp_path / "m.pt")
+    x = torch.randn(8, 1)
+    assert g.net.embedding == "fourier" and torch.equal(f(x, 0.3), g(x, 0.3))
+    assert torch.equal(f(x, 0.05), x)  # the boundary condition does not depend on the embedding
+
+
+def test_bad_embedding_names_the_choices():
+    with pytest.raises(ValueError, match="smooth, fourier"):
+        MLP(embedding="positional")
+
+
+def test_linear_sigmas_rebuild_the_original_grid():
+    grid = torch.cat([D.linear_sigmas(19), torch.tensor([0.05])])
+    assert torch.allclose(grid, torch.linspace(1.0, 0.05, 20))
+    assert torch.equal(D.linear_sigmas(1), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="num_steps"):
+        D.linear_sigmas(0)
+
+
+def _gaussian_f_star(m, s, sigma_min):
+    # f* of a single Gaussian N(m, s^2) is linear: the PF-ODE keeps (x - m) / sqrt(s^2 + sigma^2) constant.
+    def f(x, sigma):
+        sigma = torch.as_tensor(sigma, dtype=x.dtype)
+        return m + (x - m) * math.sqrt(s**2 + sigma_min**2) / (s**2 + sigma**2).sqrt()
+
+    f.sigma_min = sigma_min
+    return f
+
+
+def test_exact_f_matches_the_closed_form_for_one_gaussian():
+    task = cm_toy.get_dataset("single_gaussian_1D")  # N(1, 0.2^2)
+    x = torch.linspace(-2, 4, 9)[:, None]
+    f = D.exact_f(task, 0.05)  # 64 Heun steps: second-order error ~1e-4 at 4 standard deviations of p_sigma
+    assert torch.allclose(f(x, 0.8), _gaussian_f_star(1.0, 0.2, 0.05)(x, 0.8), atol=3e-4)
+
+
+def test_multistep_with_exact_f_does_not_drift_and_bad_start_is_rejected():
+    task = "single_gaussian_1D"
+    f = _gaussian_f_star(1.0, 0.2, 0.05)
+    samples = D.sample_multistep(f, 4000, D.linear_sigmas(19), start_scale=1.5)
+    assert abs(cm_toy.evaluate(samples, task)["std_ratio"] - 1) < 0.05
+    inflated = lambda x, sigma: 1.0 + 1.1 * (f(x, sigma) - 1.0)  # noqa: E731  (pushes 10% outward every step)
+    inflated.sigma_min = 0.05
+    one = D.sample_multistep(inflated, 4000, D.linear_sigmas(1))
+    drifted = D.sample_multistep(inflated, 4000, D.linear_sigmas(19))
+    assert abs(cm_toy.evaluate(one, task)["std_ratio"] - 1.1) < 0.05
+    assert cm_toy.evaluate(drifted, task)["std_ratio"] > 1.3  # the per-step error compounds over 19 steps
+    with pytest.raises(ValueError, match="start_scale"):
+        D.sample_multistep(f, 10, D.linear_sigmas(2), start_scale=0)
+
+
+def test_bias_profile_sees_an_outward_push_and_none_for_f_star():
+    task = "two_gmm_1D"
+    f_star = D.exact_f(task, 0.05, num_steps=16)
+    push = lambda x, sigma: f_star(x, sigma) * 1.05  # noqa: E731  (outward from the mean, 0)
+    push.sigma_min = 0.05
+    levels = torch.tensor([0.1, 0.5, 1.0])
+    zero = D.bias_profile(f_star, task, levels, n=500, f_star=f_star)
+    assert zero["rms"].abs().max() == 0 and torch.allclose(zero["spread"], torch.ones(3))
+    out = D.bias_profile(push, task, levels, n=500, f_star=f_star)
+    assert (out["outward"] > 0.05).all() and (out["spread"] > 1.04).all()
+
+
+def test_contraction_profile_matches_the_gaussian_slope():
+    levels = torch.tensor([0.1, 0.3, 1.0])
+    measured = D.contraction_profile("single_gaussian_1D", levels, sigma_min=0.05, n=200)
+    expected = math.sqrt(0.2**2 + 0.05**2) / (0.2**2 + levels**2).sqrt()
+    assert torch.allclose(measured, expected.float(), atol=1e-3)
+
+
+def test_train_original_builds_the_original_setting():
+    model = D.train_original("two_gmm_1D", steps=3, batch_size=64, progress=False)
+    assert model.sigma_min == 0.05 and model.sigma_data == 0.5 and model.net.embedding == "fourier"
+    assert model.net.depth == 4 and len(model.history.losses) == 3
+    task = cm_toy.get_dataset("two_gmm_1D")
+    cd = D.train_original(task, steps=3, batch_size=64, progress=False, curriculum=True, embedding="smooth",
+                          teacher=lambda x, sigma: task.denoise(x, sigma).to(x.dtype))
+    assert cd.net.embedding == "smooth" and torch.isfinite(cd(torch.zeros(2, 1), 0.5)).all()
