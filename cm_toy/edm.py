@@ -23,12 +23,15 @@ SIGMA_MAX = 80.0
 
 
 def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0.999, hidden=128, depth=3,
-              sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, progress=True):
-    """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult)."""
+              sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, device="cpu", progress=True):
+    """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult).
+
+    device: where the model lives and trains ("cuda" for a GPU); everything downstream follows the model's device.
+    """
     task = get_dataset(task)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = Precond(MLP(task.dim, hidden, depth), sigma_data=sigma_data)
+        model = Precond(MLP(task.dim, hidden, depth), sigma_data=sigma_data).to(device)
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
                    lr_schedule=_cosine_decay(steps), seed=seed, progress=progress, desc="EDM")
