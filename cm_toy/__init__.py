@@ -11,6 +11,8 @@ from .samplers import consistency_sampler, euler_sampler, euler_step, heun_sampl
 from .schedules import (consistency_sigmas, ect_r, ict_num_scales, karras_sigmas, lognormal_interval_probs,
                         sample_lognormal_sigmas, song2023_num_scales, song2023_target_decay)
 from .train import TrainResult, ema_update, train
+from .guidance import (Guided, class_metrics, exact_guided_denoiser, sample_consistency_conditional, sample_labels,
+                       train_cd_conditional)
 
 __all__ = [
     "GaussianMixture", "get_dataset", "list_datasets", "register_dataset",
@@ -22,4 +24,6 @@ __all__ = [
     "train_edm", "sample_edm", "SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX",
     "exact_consistency", "sample_consistency", "sampling_sigmas", "consistency_model", "train_cd", "train_ct", "RECIPES",
     "evaluate", "evaluate_seeds", "noise_floor", "plots", "widgets",
+    "Guided", "exact_guided_denoiser", "sample_labels", "train_cd_conditional", "sample_consistency_conditional",
+    "class_metrics",
 ]
