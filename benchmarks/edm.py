@@ -5,7 +5,8 @@
 For each task: training time, and for Heun and Euler at sample_edm's default number of steps, n = 10,000 samples
 scored against the exact mixture: W1 of the seed-0 draw and the median over 5 sampling seeds, each next to its ratio
 to the noise floor (what 10,000 exact samples score, median of 50 draws); the other metrics are medians over the 5
-seeds. Target: W1 <= 1.5x the floor on every task, training <= 60 s on 2 CPU cores. Writes the table to
+seeds. A third row per task runs Heun with the exact denoiser on the same noise: what a perfect model scores. Target:
+W1 <= 1.5x the floor on every task, training <= 60 s on 2 CPU cores. Writes the table to
 benchmarks/results/edm.md.
 """
 import argparse
@@ -37,20 +38,31 @@ def run(task_name, num_steps):
     model = cm_toy.train_edm(task, seed=0, progress=False)
     floor = cm_toy.noise_floor(task, N)
     rows = []
-    for solver in ("heun", "euler"):
-        runs = [cm_toy.evaluate(cm_toy.sample_edm(model, N, num_steps=num_steps, solver=solver, seed=s), task)
-                for s in SEEDS]
+    # The learned model with both solvers, then the exact denoiser with Heun on the same noise (the sampler's own
+    # error and the seed's scatter: what a perfect model would score).
+    for solver, denoiser in (("heun", model), ("euler", model), ("heun", task.denoise)):
+        runs = [cm_toy.evaluate(_sample(denoiser, solver, num_steps, seed), task) for seed in SEEDS]
         med = {k: float(torch.tensor([r[k] for r in runs]).median()) for k in runs[0]}
         nfe = 2 * num_steps - 1 if solver == "heun" else num_steps
         rows.append([
-            task_name, solver.capitalize(), f"{num_steps} ({nfe})",
+            task_name, solver.capitalize() + (", exact D" if denoiser is task.denoise else ""), f"{num_steps} ({nfe})",
             f"{runs[0]['w1']:.4f} ({runs[0]['w1'] / floor['w1']:.2f}x)",
             f"{med['w1']:.4f} ({med['w1'] / floor['w1']:.2f}x)",
             f"{floor['w1']:.4f}", f"{med['ks']:.4f}",
             f"{med['gap_mass']:.4f} ({med['gap_mass_true']:.4f})", f"{med['mode_mass_err']:.4f}",
-            f"{med['std_ratio']:.3f}", f"{model.history.seconds:.1f}",
+            f"{med['std_ratio']:.3f}", "-" if denoiser is task.denoise else f"{model.history.seconds:.1f}",
         ])
     return rows
+
+
+def _sample(denoiser, solver, num_steps, seed):
+    if isinstance(denoiser, torch.nn.Module):
+        return cm_toy.sample_edm(denoiser, N, num_steps=num_steps, solver=solver, seed=seed)
+    # sample_edm's noise and levels, with a plain function as the denoiser
+    noise = torch.randn(N, 1, generator=torch.Generator().manual_seed(seed))
+    sigmas = torch.cat([cm_toy.karras_sigmas(num_steps, cm_toy.SIGMA_MIN, cm_toy.SIGMA_MAX), torch.zeros(1)])
+    sampler = cm_toy.heun_sampler if solver == "heun" else cm_toy.euler_sampler
+    return sampler(denoiser, noise, sigmas)
 
 
 def markdown(rows):
@@ -76,8 +88,9 @@ def main():
               f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s). W1 is exact "
               "(integral of |F_n - F| against the analytic CDF); the floor is the median W1 of 50 exact draws of "
               "the same size. 'W1 seed 0' is the one draw with sampling seed 0; 'median' and every other metric are "
-              "medians over sampling seeds 0-4. NFE = network evaluations per sample. Train time is wall-clock and "
-              "depends on how busy the machine is.\n\n")
+              "medians over sampling seeds 0-4. NFE = network evaluations per sample. 'exact D': Heun with the task's "
+              "exact denoiser on the same noise, what a perfect model scores. Train time is wall-clock and depends on "
+              "how busy the machine is.\n\n")
     os.makedirs(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"), exist_ok=True)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "edm.md"), "w") as f:
         f.write(header + table + "\n")
