@@ -164,7 +164,7 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
                    target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), conditional=True,
                    label_dropout=label_dropout, seed=seed, progress=progress, desc="CD (conditional)")
-    return _finish(result, "CD")
+    return _finish(result)
 
 
 def sample_consistency_conditional(model, n, labels, *, num_steps=1, sigmas=None, seed=0):
