@@ -107,8 +107,8 @@ def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, 
     from .metrics import evaluate
 
     task = get_dataset(task)
-    lo = float((task.means[:, 0] - 6 * task.stds).min()) - 1
-    hi = float((task.means[:, 0] + 6 * task.stds).max()) + 1
+    lo = float((task.means[:, 0] - 6 * task.stds).min()) - 3  # wide: drifting samples land far outside the modes
+    hi = float((task.means[:, 0] + 6 * task.stds).max()) + 3
     x = torch.linspace(lo, hi, num)[:, None]
     fig, axes = plt.subplots(1, len(functions), figsize=(4.5 * len(functions), 3.3), squeeze=False)
     for ax, (name, f) in zip(axes[0], functions.items()):

@@ -104,3 +104,21 @@ def test_train_original_builds_the_original_setting():
     cd = D.train_original(task, steps=3, batch_size=64, progress=False, curriculum=True, embedding="smooth",
                           teacher=lambda x, sigma: task.denoise(x, sigma).to(x.dtype))
     assert cd.net.embedding == "smooth" and torch.isfinite(cd(torch.zeros(2, 1), 0.5)).all()
+
+
+def test_multistep_grids_start_at_sigma_max_and_decrease():
+    for kind in D.GRIDS:
+        for k in (1, 2, 5):
+            grid = D.multistep_grid(kind, k)
+            assert len(grid) == k and grid[0] == 1.0 and (grid[1:] < grid[:-1]).all() and grid[-1] >= 0.05
+    assert torch.allclose(D.multistep_grid("high", 2), torch.tensor([1.0, math.sqrt(0.8 * 0.3)]))
+    assert torch.allclose(D.multistep_grid("high", 4)[[1, -1]], torch.tensor([0.8, 0.3]))
+    with pytest.raises(ValueError, match="linear, karras, high"):
+        D.multistep_grid("cosine", 4)
+
+
+def test_mode_positions_finds_shifted_modes():
+    task = cm_toy.get_dataset("three_gmm_1D")
+    x = task.sample(3000, torch.Generator().manual_seed(0))
+    pos = D.mode_positions(x * 1.2, task)  # outer modes pushed from +-1.5 to +-1.8
+    assert torch.allclose(pos, torch.tensor([-1.8, 0.0, 1.8]), atol=0.05)
