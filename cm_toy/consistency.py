@@ -133,10 +133,12 @@ def _as_denoiser(teacher, task):
                          "e.g. train_edm(task), or 'exact'")
     if isinstance(teacher, torch.nn.Module):
         teacher = copy.deepcopy(teacher).requires_grad_(False)
-    x = torch.zeros(4, task.dim)
+    params = list(teacher.parameters()) if isinstance(teacher, torch.nn.Module) else []
+    device = params[0].device if params else "cpu"  # probe where the teacher lives
+    x = torch.zeros(4, task.dim, device=device)
     try:
         with torch.no_grad():
-            out = teacher(x, torch.full((4, 1), 1.0))
+            out = teacher(x, torch.full((4, 1), 1.0, device=device))
     except Exception as error:  # anything a wrong signature raises
         raise TypeError(f"teacher must be callable as D(x [B, {task.dim}], sigma [B, 1]) -> [B, {task.dim}]; "
                         f"calling it failed with {type(error).__name__}: {error}") from error

@@ -173,3 +173,36 @@ register_dataset("three_gmm_1D", [1 / 3, 1 / 3, 1 / 3], [-1.5, 0.0, 1.5], [0.2, 
 register_dataset("two_gmm_1D", [0.5, 0.5], [-1.5, 1.5], [0.3, 0.3], "two equal modes")
 register_dataset("uneven_two_gmm_1D", [0.7, 0.3], [-1.5, 1.5], [0.3, 0.2], "70/30 weights, unequal widths")
 register_dataset("single_gaussian_1D", [1.0], [1.0], [0.2], "one narrow Gaussian away from zero")
+
+
+# ----- more toy tasks (beyond the original's four) ----------------------------------------------------------------
+# Each stresses one thing; positions and widths keep the per-coordinate standard deviation between 1.2 and 1.5, the
+# scale the existing tasks have, so sigma_data = 1 (edm.SIGMA_DATA) still sits on the data's scale.
+
+
+def _ring(num_modes, radius):
+    angles = [2 * math.pi * k / num_modes for k in range(num_modes)]
+    return [[radius * math.cos(a), radius * math.sin(a)] for a in angles]
+
+
+def _grid(side, spacing):
+    ticks = [spacing * (i - (side - 1) / 2) for i in range(side)]
+    return [[a, b] for a in ticks for b in ticks]
+
+
+# Many modes: seven equal, narrow modes 0.75 apart (9 standard deviations); mixture std 1.5.
+register_dataset("many_modes_1D", [1 / 7] * 7, [0.75 * (k - 3) for k in range(7)], [0.08] * 7,
+                 "seven equal narrow modes, 0.75 apart")
+# Modes of very different widths: a wide mode next to a narrow and a very narrow one (std 0.5 / 0.1 / 0.03, ratio
+# 17); mixture std 1.23. The very narrow mode tests how well a model resolves small scales at low sigma.
+register_dataset("wide_narrow_1D", [0.4, 0.3, 0.3], [-1.2, 0.6, 1.6], [0.5, 0.1, 0.03],
+                 "modes of very different widths (std 0.5, 0.1, 0.03)")
+# Far-apart modes with rare mass: 90% near -1, 8% at 3 and 2% at 6 (7 units = 17 std away); mixture std 1.46. A
+# sampler that loses the rare far modes pays W1 ~ 0.02 * 7 = 0.14 for the last one alone, ten times the noise floor.
+register_dataset("rare_far_1D", [0.9, 0.08, 0.02], [-1.0, 3.0, 6.0], [0.4, 0.3, 0.3],
+                 "a main mode and two far-away rare ones (8% and 2%)")
+# A ring of 8 equal Gaussians of std 0.15 on the circle of radius 2 (neighbours 1.53 = 10 std apart); per-coordinate
+# std 1.42.
+register_dataset("ring8_2D", [1 / 8] * 8, _ring(8, 2.0), [0.15] * 8, "ring of 8 Gaussians, radius 2, std 0.15")
+# A 5 x 5 grid of equal Gaussians of std 0.1, spacing 1, centred at 0; per-coordinate std 1.42.
+register_dataset("grid25_2D", [1 / 25] * 25, _grid(5, 1.0), [0.1] * 25, "5 x 5 grid of Gaussians, spacing 1, std 0.1")

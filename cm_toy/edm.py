@@ -23,15 +23,26 @@ SIGMA_MAX = 80.0
 
 
 def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0.999, hidden=128, depth=3,
-              sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, progress=True):
-    """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult)."""
+              sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, conditional=False, label_dropout=0.1, device="cpu",
+              progress=True):
+    """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult).
+
+    conditional: learn D(x, sigma, c) for the mixture component c, with the label replaced by the "no label" class
+    (c = number of components) with probability label_dropout, so the same network is also the unconditional
+    denoiser, as classifier-free guidance needs (Ho & Salimans 2022, arXiv 2207.12598, Algorithm 1; p_uncond = 0.1).
+    device: where the model lives and trains ("cuda" for a GPU); everything downstream follows the model's device.
+    """
     task = get_dataset(task)
+    if not 0 <= label_dropout < 1:
+        raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = Precond(MLP(task.dim, hidden, depth), sigma_data=sigma_data)
+        model = Precond(MLP(task.dim, hidden, depth, num_classes=task.num_components if conditional else 0),
+                        sigma_data=sigma_data).to(device)
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=_cosine_decay(steps), seed=seed, progress=progress, desc="EDM")
+                   lr_schedule=_cosine_decay(steps), conditional=conditional, label_dropout=label_dropout, seed=seed,
+                   progress=progress, desc="EDM (conditional)" if conditional else "EDM")
     result.ema.history = result
     return result.ema
 
@@ -42,8 +53,13 @@ def _cosine_decay(steps):
 
 
 def sample_edm(model, n, *, num_steps=64, solver="heun", seed=0, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
-               return_trajectory=False):
-    """n samples by integrating the PF-ODE over num_steps Karras levels and a final step to 0; [n, D]."""
+               return_trajectory=False, labels=None, guidance=0.0):
+    """n samples by integrating the PF-ODE over num_steps Karras levels and a final step to 0; [n, D].
+
+    labels: for a conditional model (train_edm(..., conditional=True)), one class for every sample (an int) or one per
+    sample ([n]); None samples unconditionally. guidance: the classifier-free guidance strength w (0: none), see
+    cm_toy.guidance.Guided.
+    """
     samplers = {"heun": heun_sampler, "euler": euler_sampler}
     if solver not in samplers:
         raise ValueError(f"unknown solver {solver!r}; valid choices: {', '.join(samplers)}")
@@ -51,4 +67,8 @@ def sample_edm(model, n, *, num_steps=64, solver="heun", seed=0, sigma_min=SIGMA
     generator = torch.Generator(device).manual_seed(seed)
     noise = torch.randn(int(n), model.net.dim, generator=generator, device=device)
     sigmas = torch.cat([karras_sigmas(num_steps, sigma_min, sigma_max, rho), torch.zeros(1)]).to(device)
+    if labels is not None or guidance != 0:
+        from .guidance import Guided  # imported here: guidance.py builds on this module
+
+        model = Guided(model, labels, guidance, n=int(n))
     return samplers[solver](model, noise, sigmas, return_trajectory=return_trajectory)

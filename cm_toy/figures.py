@@ -15,10 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from .consistency import sample_consistency, sampling_sigmas, train_cd  # noqa: E402
+from .continuous import train_continuous_ct  # noqa: E402
+from .drift import ORIGINAL, linear_sigmas, sample_multistep, train_original  # noqa: E402
 from .data import get_dataset  # noqa: E402
 from .edm import SIGMA_MAX, SIGMA_MIN, sample_edm, train_edm  # noqa: E402
 from .metrics import evaluate, noise_floor  # noqa: E402
-from .plots import plot_sampling  # noqa: E402
+from .plots import plot_density, plot_sampling  # noqa: E402
 from .schedules import karras_sigmas  # noqa: E402
 
 N = 10_000  # samples per figure
@@ -69,6 +71,24 @@ def consistency_figure(task, model, num_steps, path, label):
     plt.close(fig)
 
 
+def drift_figure(task, ours, path, num_steps=8):
+    """Before / after: the original's setting with its 20-level linear multistep sampler, and our defaults."""
+    before = train_original(task, seed=0, progress=False)
+    sigmas = torch.cat([linear_sigmas(ORIGINAL["multistep_levels"] - 1), torch.tensor([ORIGINAL["sigma_min"]])])
+    x_before = sample_multistep(before, N, sigmas, start_scale=ORIGINAL["start_scale"])
+    x_after = sample_consistency(ours, N, num_steps=num_steps)
+    x = torch.linspace(-4, 4, 800)[:, None]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, samples, label in ((axes[0], x_before, "before: the original's setting, 20 linear levels"),
+                               (axes[1], x_after, f"after: our CD defaults, {num_steps} steps")):
+        m = evaluate(samples, task)
+        plot_density(x, task.pdf(x), samples, ax=ax,
+                     title=f"{label}\nW1 = {m['w1']:.3f}, std ratio = {m['std_ratio']:.2f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="images", help="folder for the PNGs (default: images)")
@@ -81,10 +101,15 @@ def main(argv=None):
         task = get_dataset(name)
         edm = train_edm(task, seed=0, progress=progress)
         edm_figure(task, edm, "euler", 64, os.path.join(args.out, f"{name}_edm_euler.png"))
-        edm_figure(task, edm, "heun", 32, os.path.join(args.out, f"{name}_edm_heun.png"))
+        edm_figure(task, edm, "heun", 64, os.path.join(args.out, f"{name}_edm_heun.png"))
         cd = train_cd(task, edm, seed=0, progress=progress)
         consistency_figure(task, cd, 4, os.path.join(args.out, f"{name}_cd_multistep.png"), "CD")
         consistency_figure(task, cd, 1, os.path.join(args.out, f"{name}_cd_onestep.png"), "CD")
+        if name == "three_gmm_1D":
+            cont = train_continuous_ct(task, init=edm, seed=0, progress=progress)
+            consistency_figure(task, cont, 1, os.path.join(args.out, f"{name}_continuous_onestep.png"),
+                               "continuous-time CT")
+            drift_figure(task, cd, os.path.join(args.out, "drift_before_after.png"))
         print(f"{name}: figures written ({time.perf_counter() - start:.0f} s so far)", flush=True)
     print(f"all figures in {args.out}/ ({time.perf_counter() - start:.0f} s)")
 

@@ -31,12 +31,30 @@ def _trapezoid(y, x):
 
 
 # Wasserstein-1 in 1D: the integral of |F_n(x) - F(x)| dx (Vallender 1974).
-def wasserstein1(samples, task):
+# Integrated piecewise and in closed form: between consecutive breakpoints (the sorted samples and a fixed grid) F_n is
+# a constant c, and the integral of F has the closed form G(x) = sum_k w_k s_k (z_k Phi(z_k) + phi(z_k)),
+# z_k = (x - mu_k) / s_k, so each piece contributes |c (b - a) - (G(b) - G(a))| exactly unless F crosses c inside it,
+# where the error is below p_max (b - a)^2. The earlier 200,001-point trapezoid cost 32 of them per evaluation in 2D
+# (9 s per evaluation and 7 minutes per noise floor on grid25_2D); this costs n + 4,001 points and agrees with it to
+# 1e-6 (tests/test_tasks.py).
+def _cdf_integral(task, x):
+    """G(x) = integral of the 1D mixture's CDF from -inf to x, [n], float64."""
+    s = task.stds
+    z = (x[:, None] - task.means[:, 0]) / s
+    Phi = 0.5 * torch.erfc(-z / math.sqrt(2))
+    phi = torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    return (task.weights * s * (z * Phi + phi)).sum(dim=1)
+
+
+def wasserstein1(samples, task, *, grid_points=4_001):
     """Exact W1 between the empirical distribution of 1D samples [n, 1] and the analytic mixture."""
-    x = _grid(task, samples)
     sorted_samples = samples[:, 0].double().sort().values
-    F_n = torch.searchsorted(sorted_samples, x[:, 0], right=True).double() / len(sorted_samples)
-    return _trapezoid((F_n - task.cdf(x)).abs(), x)
+    grid = _grid(task, samples, num=grid_points)[:, 0]
+    x = torch.cat([sorted_samples, grid]).sort().values
+    a, b = x[:-1], x[1:]
+    c = torch.searchsorted(sorted_samples, a, right=True).double() / len(sorted_samples)  # F_n on [a, b)
+    G = _cdf_integral(task, x)
+    return (c * (b - a) - (G[1:] - G[:-1])).abs().sum().item()
 
 
 def ks_statistic(samples, task):

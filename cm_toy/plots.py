@@ -3,7 +3,8 @@ figure; none samples, trains or evaluates anything."""
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_density", "plot_trajectories", "plot_sampling", "plot_losses", "plot_curves", "plot_scatter"]
+__all__ = ["plot_density", "plot_trajectories", "plot_sampling", "plot_losses", "plot_curves", "plot_scatter",
+           "plot_floor_ratio"]
 
 
 def _np(a):
@@ -113,4 +114,16 @@ def plot_scatter(samples, *, ax=None, reference=None, title=None, s=2, alpha=0.3
     if lim is not None:
         ax.set(xlim=lim, ylim=lim)
     ax.legend(fontsize=8, markerscale=4)
+    return ax
+
+
+def plot_floor_ratio(x, ratios, *, ax=None, target=None, xlabel="network evaluations per sample (NFE)",
+                     ylabel="W1 / noise floor", title=None, styles=None):
+    """Quality as a multiple of the noise floor against a cost (log-log): `ratios` maps a label to its values; a line
+    at 1 marks the floor (what exact samples of the same size score) and, if given, a dashed line marks `target`."""
+    ax = plot_curves(x, ratios, ax=ax, xlabel=xlabel, ylabel=ylabel, title=title, styles=styles, logx=True, logy=True)
+    ax.axhline(1.0, color="black", lw=1, label="noise floor")
+    if target is not None:
+        ax.axhline(target, color="black", lw=1, ls="--", label=f"target {target:g}x")
+    ax.legend(fontsize=8)
     return ax

@@ -11,12 +11,12 @@ def _slope(denoiser, x, sigma):
     return (x - denoiser(x, sigma)) / sigma
 
 
-# One Euler step of the PF-ODE (Karras et al. 2022, Algorithm 1).
+# One Euler step of the PF-ODE (Karras et al. 2022, Eq. 4; Algorithm 1 without its second-order correction).
 def euler_step(denoiser, x, sigma, sigma_next):
     return x + (sigma_next - sigma) * _slope(denoiser, x, sigma)
 
 
-# One Heun step of the PF-ODE (Karras et al. 2022, Algorithm 2); Euler when stepping to sigma = 0.
+# One Heun step of the PF-ODE (Karras et al. 2022, Algorithm 1, lines 4-8); Euler when stepping to sigma = 0.
 def heun_step(denoiser, x, sigma, sigma_next):
     d = _slope(denoiser, x, sigma)
     x_next = x + (sigma_next - sigma) * d

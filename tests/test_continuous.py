@@ -127,7 +127,7 @@ def test_scd_with_exact_teacher_has_no_tangent_at_the_exact_model():
 
 
 def test_recipes_errors_and_smoke_training():
-    with pytest.raises(ValueError, match="valid choices: scm, song2023"):
+    with pytest.raises(ValueError, match="valid choices: song2023, scm"):
         cm_toy.train_continuous_ct("two_gmm_1D", recipe="nope")
     with pytest.raises(TypeError, match="EDM denoiser"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=cm_toy.consistency_model(1))
