@@ -5,13 +5,15 @@
 On three_gmm_1D (seed 0), each setting changes one keyword argument of cm_toy.train_cd from the sweep's base and
 measures the one-step samples: median W1 over 3 sampling seeds of 10,000 samples as a ratio to the noise floor (the
 median W1 of exact samples of the same size), median gap mass (share of samples where the true density is below 1% of
-its peak; exact samples: about 0.0024), and training seconds on one thread.
+its peak; exact samples: about 0.0024), and training seconds on one thread. A last axis retrains the base with
+training seeds 1 and 2: the run-to-run spread that separates a real effect from noise.
 
-Budget: every setting trains for BASE_STEPS = 2,000 steps (a quarter of the library default, 8,000) so the whole sweep
-fits in about 12 minutes on a loaded 2-core machine; the steps axis adds 1,000, 3,000, 4,000 and the library's 8,000. One EDM teacher
-(train_edm defaults) per sigma_data is shared by its settings; the student starts from the teacher's weights (train_cd
-init="teacher"), except on the width axis, where the student must start fresh (init=None) because a copied teacher
-fixes the width; that axis therefore has its own 128 reference. sigma_max is used both in training and for sampling.
+Budget: every setting trains for BASE_STEPS = 2,000 steps (a quarter of the library default, 8,000) so the whole
+sweep fits in about 12 minutes on a loaded 2-core machine; the steps axis adds 1,000, 3,000, 4,000 and the library's
+8,000. One EDM teacher (train_edm defaults) per sigma_data is shared by its settings; the student starts from the
+teacher's weights (train_cd init="teacher"), except on the width axis, where the student must start fresh
+(init=None) because a copied teacher fixes the width (train_cd ignores `hidden` when it copies the teacher); that axis
+therefore has its own 128 reference. sigma_max is used both in training and for sampling.
 
 Results are cached in benchmarks/results/sweep.json (keyed by setting); cached settings are skipped unless --force.
 The table is printed and written to benchmarks/results/sweep.md. Times are wall-clock and inflated by whatever else
@@ -42,6 +44,7 @@ SETTINGS += [("metric", "pseudo-Huber c=0.03", dict(c=0.03))]  # squared L2 is t
 SETTINGS += [("target_decay", v, dict(target_decay=v)) for v in (0.0, 0.99)]  # 0.95 is the base
 SETTINGS += [("hidden (fresh init)", v, dict(hidden=v, init=None)) for v in (64, 128, 256)]
 SETTINGS += [("steps", v, dict(steps=v)) for v in (1000, 3000, 4000, 8000)]  # 2000 is the base; 8000 the library's
+SETTINGS += [("seed (training)", v, dict(seed=v)) for v in (1, 2)]  # 0 is the base: the run-to-run spread
 BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="squared L2", target_decay=0.95, steps=BASE_STEPS)
 
 
@@ -82,7 +85,7 @@ def run(force=False):
             teachers[sigma_data] = cm_toy.train_edm(TASK, seed=SEED, sigma_data=sigma_data, progress=False)
             print(f"  EDM teacher sigma_data={sigma_data}: {time.perf_counter() - start:.1f} s", flush=True)
         teacher = teachers[sigma_data]
-        kwargs = dict(seed=SEED, steps=BASE_STEPS, progress=False)
+        kwargs = dict(seed=SEED, steps=BASE_STEPS, progress=False)  # the teacher keeps seed 0 on the seed axis
         kwargs.update(overrides)
         start = time.perf_counter()
         model = cm_toy.train_cd(TASK, teacher, **kwargs)
