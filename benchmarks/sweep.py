@@ -45,7 +45,8 @@ SETTINGS += [("target_decay", v, dict(target_decay=v)) for v in (0.0, 0.99)]  # 
 SETTINGS += [("hidden (fresh init)", v, dict(hidden=v, init=None)) for v in (64, 128, 256)]
 SETTINGS += [("steps", v, dict(steps=v)) for v in (1000, 3000, 4000, 8000)]  # 2000 is the base; 8000 the library's
 SETTINGS += [("seed (training)", v, dict(seed=v)) for v in (1, 2)]  # 0 is the base: the run-to-run spread
-BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="squared L2", target_decay=0.95, steps=BASE_STEPS)
+BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="squared L2", target_decay=0.95,
+                   steps=BASE_STEPS)  # where the base sits on each axis
 
 
 def key(axis, value):
