@@ -224,8 +224,8 @@ def train_continuous_ct(task, *, recipe="song2023", init=None, seed=0, **overrid
     """Continuous-time consistency training; returns the EMA consistency model (samples with sample_consistency), with
     `.history` (a TrainResult).
 
-    recipe: "scm" (sCT, Lu & Song 2024, TrigFlow; with `teacher=` an EDM denoiser it is sCD) or "song2023" (the JVP
-    objective of Song et al. 2023, Sec. 6). init: a trained EDM denoiser to start from; None trains one first
+    recipe: "song2023" (the default, measured best: the JVP objective of Song et al. 2023, Sec. 6) or "scm" (sCT, Lu &
+    Song 2024, TrigFlow; with `teacher=` a denoiser D(x, sigma) such as an EDM model it is sCD). init: a trained EDM denoiser to start from; None trains one first
     (`edm_steps` of it; edm_steps=0 starts from fresh weights). overrides: the recipe's keyword arguments
     (see _train_scm and _train_song2023).
     """
