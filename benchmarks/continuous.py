@@ -52,13 +52,13 @@ def run(task, train_seeds):
             seconds = time.perf_counter() - start + edm_seconds
             finite = all(math.isfinite(v) for v in model.history.losses)
             rows.append(dict(method=f"continuous {recipe}" + (f", seed {seed}" if seed else ""), seconds=seconds,
-                             finite=finite, **score(model, task)))
+                             finite=finite, scores=score(model, task)))
             print(f"  {task}: {rows[-1]['method']} done in {seconds:.1f} s", flush=True)
     start = time.perf_counter()
     model = cm_toy.train_ct(task, init=edm0, progress=False)
     rows.append(dict(method="discrete CT (train_ct default)", seconds=time.perf_counter() - start + edm0_seconds,
                      finite=True,
-                     **score(model, task)))
+                     scores=score(model, task)))
     print(f"  {task}: discrete CT done in {rows[-1]['seconds']:.1f} s", flush=True)
     return floor, rows
 
@@ -74,7 +74,7 @@ def table(task, floor, rows):
             lines.append(f"| {row['method']} | - | diverged: {row['error']} | | | | | |")
             continue
         for steps in (1, 2):
-            s0, med = row[steps]
+            s0, med = row["scores"][steps]
             gap_ratio = med["gap_mass"] / max(med["gap_mass_true"], 1e-12)
             lines.append(f"| {row['method']} | {steps} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} "
                          f"({med['w1'] / f:.2f}x) | {med['gap_mass']:.4f} ({gap_ratio:.1f}x) | "
