@@ -2,12 +2,13 @@
 next to the noise floor, and training time; discrete CT (cm_toy.train_ct, its default recipe) alongside.
 
     python benchmarks/continuous.py [task ...]          # the four seed tasks by default
-    python benchmarks/continuous.py --seeds 5 three_gmm_1D   # also: training seeds 1..4 of the default recipe (NaN check)
+    python benchmarks/continuous.py --seeds 5 three_gmm_1D  # also training seeds 1..4 of the default (NaN check)
 
 Writes benchmarks/results/continuous.md. Every continuous recipe starts from the same EDM model (train_edm defaults,
-seed 0), whose training time is added to theirs; so does discrete CT (train_ct's default recipe, from the same EDM model). W1 is given for the seed-0
-draw of 10,000 samples and as the median over 5 sampling seeds, each also as a ratio to the noise floor. Times are
-wall-clock on one thread.
+seed 0), whose training time is added to theirs; so does discrete CT (train_ct's default recipe, from the same EDM
+model). W1 is given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a
+ratio to the noise floor. Times are wall-clock on one thread. With --seeds k, training seeds 1..k-1 of the default
+recipe start from their own EDM models (a NaN would show as a "diverged" row).
 """
 import argparse
 import math
