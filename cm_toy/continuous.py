@@ -83,16 +83,16 @@ def continuous_ct_loss(model, x0, *, step=None, generator=None, labels=None, P_m
     return pseudo + ((sigma * tangent) ** 2).sum(dim=1)
 
 
-# ----- sCM: TrigFlow (Lu & Song 2024, arXiv 2410.11081) ----------------------------------------------------------------
+# ----- sCM: TrigFlow (Lu & Song 2024, arXiv 2410.11081) ------------------------------------------------------------
 
 
 class TrigFlow(Precond):
     """A TrigFlow consistency model f(x, sigma) in EDM units, so it samples through cm_toy.sample_consistency.
 
     TrigFlow (Lu & Song 2024, Sec. 2 and Eq. 6): x_t = cos t x0 + sin t z with z ~ N(0, sigma_data^2) and
-    f(x_t, t) = cos t x_t - sin t sigma_data F(x_t / sigma_data, c_noise(t)). With sigma = sigma_data tan t the EDM-noisy
-    x = x0 + sigma eps equals x_t / cos t. Here the time origin moves to t_min = arctan(sigma_min / sigma_data), as
-    Song et al. 2023 (Appendix C) shift EDM's scalings by sigma_min: with s = t - t_min,
+    f(x_t, t) = cos t x_t - sin t sigma_data F(x_t / sigma_data, c_noise(t)). With sigma = sigma_data tan t the
+    EDM-noisy x = x0 + sigma eps equals x_t / cos t. Here the time origin moves to t_min = arctan(sigma_min /
+    sigma_data), as Song et al. 2023 (Appendix C) shift EDM's scalings by sigma_min: with s = t - t_min,
 
         f(x_t, t) = (cos s x_t - sin s sigma_data F) / cos t_min,
 
@@ -131,7 +131,8 @@ class TrigFlow(Precond):
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
         sigma = sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
         if sigma.shape[0] != x.shape[0]:
-            raise ValueError(f"sigma must be a scalar or have one value per row of x ({x.shape[0]}), got {sigma.shape[0]}")
+            raise ValueError(f"sigma must be a scalar or have one value per row of x ({x.shape[0]}), "
+                             f"got {sigma.shape[0]}")
         sigma, sd = sigma[:, None], self.sigma_data
         # The same f, written with EDM-unit coefficients so that sigma = sigma_min gives s = 0 and c_skip = 1 exactly:
         # tan s = sigma_data (sigma - sigma_min) / (sigma_data^2 + sigma sigma_min), cos t / cos t_min as a square root.
@@ -224,9 +225,10 @@ def train_continuous_ct(task, *, recipe="song2023", init=None, seed=0, **overrid
     """Continuous-time consistency training; returns the EMA consistency model (samples with sample_consistency), with
     `.history` (a TrainResult).
 
-    recipe: "scm" (sCT, Lu & Song 2024, TrigFlow; with `teacher=` an EDM denoiser it is sCD) or "song2023" (the JVP
-    objective of Song et al. 2023, Sec. 6). init: a trained EDM denoiser to start from; None trains one first
-    (`edm_steps` of it; edm_steps=0 starts from fresh weights). overrides: the recipe's keyword arguments
+    recipe: "song2023" (the default, measured best: the JVP objective of Song et al. 2023, Sec. 6) or "scm" (sCT, Lu &
+    Song 2024, TrigFlow; with `teacher=` a denoiser D(x, sigma) such as an EDM model it is sCD).
+    init: a trained EDM denoiser to start from; None trains one first (`edm_steps` of it; edm_steps=0 starts from
+    fresh weights). overrides: the recipe's keyword arguments
     (see _train_scm and _train_song2023).
     """
     recipes = {"song2023": _train_song2023, "scm": _train_scm}
