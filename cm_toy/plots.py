@@ -4,7 +4,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["plot_density", "plot_trajectories", "plot_sampling", "plot_losses", "plot_curves", "plot_scatter",
-           "plot_floor_ratio"]
+           "plot_floor_ratio",
+           "plot_trajectories_2d", "plot_classes"]
 
 
 def _np(a):
@@ -126,4 +127,41 @@ def plot_floor_ratio(x, ratios, *, ax=None, target=None, xlabel="network evaluat
     if target is not None:
         ax.axhline(target, color="black", lw=1, ls="--", label=f"target {target:g}x")
     ax.legend(fontsize=8)
+    return ax
+
+
+def plot_trajectories_2d(trajectory, *, ax=None, reference=None, max_lines=80, title=None, lim=None):
+    """Paths of 2D samples through the plane; trajectory is [T, n, 2] (first row: the start, last: the end). The end
+    points are drawn in colour, the exact samples (reference) in grey behind them."""
+    ax = _axes(ax, figsize=(4, 4))
+    traj = _np(trajectory)[:, :max_lines]
+    if reference is not None:
+        r = _np(reference)
+        ax.scatter(r[:, 0], r[:, 1], s=2, alpha=0.3, color="lightgray", label="exact samples")
+    ax.plot(traj[..., 0], traj[..., 1], color="tab:blue", lw=0.5, alpha=0.4)
+    ax.scatter(traj[-1, :, 0], traj[-1, :, 1], s=8, color="tab:red", zorder=3, label="end points")
+    ax.set(xlabel="x₁", ylabel="x₂", title=title, aspect="equal")
+    if lim is not None:
+        ax.set(xlim=lim, ylim=lim)
+    ax.legend(fontsize=8, markerscale=2, loc="upper right")
+    return ax
+
+
+def plot_classes(x, densities, samples, *, ax=None, bins=150, title=None, xlabel="x"):
+    """1D class-conditional samples: for each class a histogram of its samples scaled by its share of all samples,
+    over its exact weighted density w_k p(x | k). densities: [K, len(x)]; samples: a list of K sample arrays."""
+    ax = _axes(ax)
+    x = _np(x).reshape(-1)
+    total = sum(len(_np(s)) for s in samples)
+    for k, (density, s) in enumerate(zip(densities, samples)):
+        s = _np(s).reshape(-1)
+        color = f"C{k}"
+        if len(s):
+            counts, edges = np.histogram(s, bins=bins, range=(x.min(), x.max()))
+            width = edges[1] - edges[0]
+            ax.bar(edges[:-1], counts / (total * width), width=width, align="edge", alpha=0.45, color=color,
+                   label=f"class {k} samples")
+        ax.plot(x, _np(density).reshape(-1), color=color, lw=1.2)
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.legend(fontsize=8, loc="upper right")
     return ax

@@ -4,10 +4,11 @@ import numpy as np
 import torch
 
 from .data import get_dataset
-from .plots import plot_curves, plot_density
+from .plots import plot_classes, plot_curves, plot_density, plot_scatter
 
 __all__ = ["denoiser_figure", "explore_denoiser", "consistency_figure", "explore_consistency", "multistep_figure",
-           "explore_multistep", "drift_figure", "explore_drift"]
+           "explore_multistep", "drift_figure", "explore_drift",
+           "noisy_2d_figure", "explore_noisy_2d", "guidance_figure", "explore_guidance"]
 
 
 def denoiser_figure(task, sigma, model=None, *, lim=4.0, num=400):
@@ -131,3 +132,61 @@ def explore_drift(task, functions, *, max_steps=19, n=4000):
     grid = widgets.Dropdown(options=GRIDS, value="linear", description="grid")
     return widgets.interact(lambda steps, grid: plt.show(drift_figure(task, functions, steps, grid, n=n)),
                             steps=steps, grid=grid)
+
+
+def noisy_2d_figure(task, sigma, *, n=2000, seed=0, lim=4.5):
+    """A 2D task at one noise level: samples of p_sigma, and where the exact denoiser sends them (the posterior means
+    E[x0 | x], which gather on the modes as sigma falls)."""
+    task = get_dataset(task)
+    g = torch.Generator().manual_seed(seed)
+    x0 = task.sample(n, g)
+    x = x0 + sigma * torch.randn(x0.shape, generator=g)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 4))
+    plot_scatter(x, reference=x0, ax=a, title=f"x = x₀ + σ z, σ = {sigma:.3g}", lim=(-lim, lim))
+    plot_scatter(task.denoise(x, sigma), reference=x0, ax=b, title="exact D(x, σ)", lim=(-lim, lim))
+    fig.tight_layout()
+    return fig
+
+
+def explore_noisy_2d(task, *, sigma_min=0.01, sigma_max=10.0):
+    """A log-scale slider over sigma redrawing noisy_2d_figure."""
+    import ipywidgets as widgets
+
+    slider = widgets.FloatLogSlider(value=0.5, base=10, min=np.log10(sigma_min), max=np.log10(sigma_max), step=0.05,
+                                    description="σ", continuous_update=False)
+    return widgets.interact(lambda sigma: plt.show(noisy_2d_figure(task, sigma)), sigma=slider)
+
+
+def guidance_figure(task, guidance, model=None, *, n=3000, num_steps=24, seed=0, lim=3.0):
+    """Class-conditional samples of a 1D task under classifier-free guidance strength w: the exact guided PF-ODE
+    (left) and, if given, a conditional EDM model (right), over each class's exact weighted density."""
+    from .edm import sample_edm
+    from .guidance import exact_guided_denoiser, sample_labels
+    from .samplers import heun_sampler
+    from .schedules import karras_sigmas
+
+    task = get_dataset(task)
+    labels = sample_labels(task, n, seed=seed)
+    noise = torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))
+    sigmas = torch.cat([karras_sigmas(num_steps, 0.002, 80.0, 7.0), torch.zeros(1)])
+    runs = {"exact guided ODE": heun_sampler(exact_guided_denoiser(task, labels, guidance), noise, sigmas)}
+    if model is not None:
+        runs["conditional EDM"] = sample_edm(model, n, num_steps=num_steps, labels=labels, guidance=guidance,
+                                             seed=seed).cpu()
+    x = torch.linspace(-lim, lim, 400)[:, None]
+    densities = [task.weights[k] * task.component(k).pdf(x) for k in range(task.num_components)]
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.5), squeeze=False)
+    for ax, (name, samples) in zip(axes[0], runs.items()):
+        plot_classes(x, densities, [samples[labels == k] for k in range(task.num_components)], ax=ax,
+                     title=f"{name}, w = {guidance:g}")
+    fig.tight_layout()
+    return fig
+
+
+def explore_guidance(task, model=None, *, max_guidance=6.0):
+    """A slider over the guidance strength w redrawing guidance_figure."""
+    import ipywidgets as widgets
+
+    slider = widgets.FloatSlider(value=1.0, min=0.0, max=max_guidance, step=0.25, description="w",
+                                 continuous_update=False)
+    return widgets.interact(lambda w: plt.show(guidance_figure(task, w, model)), w=slider)
