@@ -4,7 +4,8 @@ next to the noise floor, and training time; discrete CT (cm_toy.train_ct, its de
     python benchmarks/continuous.py [task ...]          # the four seed tasks by default
     python benchmarks/continuous.py --seeds 5 three_gmm_1D  # also training seeds 1..4 of the default (NaN check)
 
-Writes benchmarks/results/continuous.md; with --seeds k > 1 it replaces only that file's "Training seeds" section. Every continuous recipe starts from the same EDM model (train_edm defaults,
+Writes benchmarks/results/continuous.md; with --seeds k > 1 it replaces only that file's "Training seeds" section.
+Every continuous recipe starts from the same EDM model (train_edm defaults,
 seed 0), whose training time is added to theirs; so does discrete CT (train_ct's default recipe, from the same EDM
 model). W1 is given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a
 ratio to the noise floor. Times are wall-clock on one thread. With --seeds k, training seeds 1..k-1 of the default
@@ -90,8 +91,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=1, help="training seeds of the default recipe")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    seeds = f"--seeds {args.seeds} " if args.seeds > 1 else ""
     out = ["# Continuous-time consistency training", "",
-           f"`python benchmarks/continuous.py {'--seeds %d ' % args.seeds if args.seeds > 1 else ''}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass error "
+           f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass error "
            "and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
            "measured on a shared, contended 2-core machine, so inflated).",
            "Original repository's continuous CT, one-step W1: 0.501 (three modes).", ""]
