@@ -93,8 +93,8 @@ def main():
     torch.set_num_threads(1)
     seeds = f"--seeds {args.seeds} " if args.seeds > 1 else ""
     out = ["# Continuous-time consistency training", "",
-           f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass error "
-           "and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
+           f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass "
+           "error and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
            "measured on a shared, contended 2-core machine, so inflated).",
            "Original repository's continuous CT, one-step W1: 0.501 (three modes).", ""]
     for task in args.tasks:
