@@ -4,7 +4,8 @@ next to the noise floor, and training time; discrete CT (cm_toy.train_ct, its de
     python benchmarks/continuous.py [task ...]          # the four seed tasks by default
     python benchmarks/continuous.py --seeds 5 three_gmm_1D  # also training seeds 1..4 of the default (NaN check)
 
-Writes benchmarks/results/continuous.md. Every continuous recipe starts from the same EDM model (train_edm defaults,
+Writes benchmarks/results/continuous.md; with --seeds k > 1 it replaces only that file's "Training seeds" section.
+Every continuous recipe starts from the same EDM model (train_edm defaults,
 seed 0), whose training time is added to theirs; so does discrete CT (train_ct's default recipe, from the same EDM
 model). W1 is given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a
 ratio to the noise floor. Times are wall-clock on one thread. With --seeds k, training seeds 1..k-1 of the default
@@ -20,6 +21,7 @@ import torch
 import cm_toy
 
 N, SEEDS = 10_000, range(5)
+SEEDS_HEADING = "## Training seeds (NaN check)"
 TASKS = ["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D"]
 
 
@@ -89,9 +91,10 @@ def main():
     parser.add_argument("--seeds", type=int, default=1, help="training seeds of the default recipe")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    seeds = f"--seeds {args.seeds} " if args.seeds > 1 else ""
     out = ["# Continuous-time consistency training", "",
-           f"`python benchmarks/continuous.py {' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass error "
-           "and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
+           f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass "
+           "error and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
            "measured on a shared, contended 2-core machine, so inflated).",
            "Original repository's continuous CT, one-step W1: 0.501 (three modes).", ""]
     for task in args.tasks:
@@ -99,7 +102,11 @@ def main():
         out += [table(task, floor, rows), ""]
         print(out[-2], flush=True)
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    with open(os.path.join(os.path.dirname(__file__), "results", "continuous.md"), "w") as fh:
+    path = os.path.join(os.path.dirname(__file__), "results", "continuous.md")
+    if args.seeds > 1:  # keep the main table; (re)write the training-seeds section after it
+        main_table = open(path).read().split(SEEDS_HEADING)[0].rstrip() if os.path.exists(path) else ""
+        out = [main_table, "", SEEDS_HEADING, ""] + out[2:]
+    with open(path, "w") as fh:
         fh.write("\n".join(out))
 
 

@@ -70,6 +70,17 @@ def test_continuous_ct_gradient_vanishes_at_the_exact_consistency_function():
         assert abs(at_truth) < 0.05 * abs(off)
 
 
+def test_continuous_cd_with_exact_teacher_has_no_gradient_at_the_exact_consistency_function():
+    # With the teacher's ODE direction (x - D) / sigma the tangent of f* is exactly 0 for every sample (not only in
+    # expectation), so the gradient at the truth vanishes to rounding; away from it, it points back towards MU.
+    task = cm_toy.get_dataset("single_gaussian_1D")
+    loss = lambda m, x0, generator: continuous_ct_loss(m, x0, generator=generator,  # noqa: E731
+                                                       teacher=lambda x, s: task.denoise(x, s))
+    at_truth, off = _grad(loss, GaussianF(MU), n=20_000), _grad(loss, GaussianF(MU + 0.3), n=20_000)
+    assert abs(at_truth) < 1e-6 < abs(off)
+    assert off > 0
+
+
 def test_outer_product_pairing_differs_from_per_sample_pairing():
     # The original repository's bug: mean(f.T * tangent) with f [B, 1], tangent [B, 1] broadcasts to [B, B] and
     # equals mean(f) * mean(tangent), not mean(f * tangent).
@@ -146,6 +157,11 @@ def test_recipes_errors_and_smoke_training():
         assert torch.equal(samples, cm_toy.sample_consistency(runs[1], 100, num_steps=2))  # same seed, same model
         x = torch.randn(10, 1)
         assert torch.equal(model(x, SIGMA_MIN), x)
+    distilled = cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher=edm, steps=20, batch_size=32,
+                                           progress=False)
+    assert len(distilled.history.losses) == 20 and all(math.isfinite(v) for v in distilled.history.losses)
+    with pytest.raises(ValueError, match="unknown teacher"):
+        cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher="nope", steps=5, progress=False)
     scratch = cm_toy.train_continuous_ct("two_gmm_1D", recipe="scm", edm_steps=0, steps=20, batch_size=32,
                                          progress=False)
     assert scratch.history.pretrain_seconds == 0.0
