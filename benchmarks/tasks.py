@@ -3,12 +3,13 @@
     python benchmarks/tasks.py [task ...]
     python benchmarks/tasks.py --tuned [task ...]     # only the task-specific budgets of TUNED
 
-Writes benchmarks/results/tasks.md (--tuned: tasks_tuned.md). Every model trains with its library defaults (train_edm, then train_cd with that
-EDM model as the teacher; seed 0, one thread). W1 is exact in 1D and sliced (the mean over 32 fixed directions, each
-exact) in 2D; it is given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a
-ratio to the noise floor (the median W1 of 50 exact draws of the same size). Targets (issue 7): one-step CD W1 <= 3x
-the floor on every 1D task; every 2D mode covered, mode mass error <= 0.03. Tasks in TUNED also get rows with a
-task-specific budget (keyword overrides of train_edm / train_cd), labelled with the overrides; the defaults stay.
+Writes benchmarks/results/tasks.md (--tuned: tasks_tuned.md). Every model trains with its library defaults (train_edm,
+then train_cd with that EDM model as the teacher; seed 0, one thread). W1 is exact in 1D and sliced (the mean over 32
+fixed directions, each exact) in 2D; it is given for the seed-0 draw of 10,000 samples and as the median over 5
+sampling seeds, each also as a ratio to the noise floor (the median W1 of 50 exact draws of the same size). Targets
+(issue 7): one-step CD W1 <= 3x the floor on every 1D task; every 2D mode covered, mode mass error <= 0.03. Tasks in
+TUNED also get rows with a task-specific budget (keyword overrides of train_edm / train_cd), labelled with the
+overrides; the defaults stay.
 """
 import os
 import sys
@@ -50,7 +51,8 @@ def run_budget(task, edm_kw, cd_kw, suffix=""):
     for name, sample in samplers(edm, cd, suffix):
         seed0 = cm_toy.evaluate(sample(N, 0), task)
         med = cm_toy.evaluate_seeds(sample, task, n=N, seeds=SEEDS)
-        rows.append(dict(method=name, seed0=seed0, med=med, seconds=edm_seconds if "EDM" in name else cd_seconds))
+        seconds = edm_seconds if name.startswith("EDM") else cd_seconds
+        rows.append(dict(method=name, seed0=seed0, med=med, seconds=seconds))
     print(f"  {task}{suffix}: EDM {edm_seconds:.0f} s, CD {cd_seconds:.0f} s", flush=True)
     return rows
 
@@ -75,8 +77,9 @@ def table(task, floor, rows):
     for row in rows:
         s0, med = row["seed0"], row["med"]
         gap_ratio = med["gap_mass"] / max(med["gap_mass_true"], 1e-12)
-        lines.append(f"| {row['method']} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x)"
-                     f" | {s0['mode_mass_err']:.3f} / {med['mode_mass_err']:.3f} | {med['gap_mass']:.4f} "
+        lines.append(f"| {row['method']} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | "
+                     f"{med['w1']:.4f} ({med['w1'] / f:.2f}x) | "
+                     f"{s0['mode_mass_err']:.3f} / {med['mode_mass_err']:.3f} | {med['gap_mass']:.4f} "
                      f"({gap_ratio:.1f}x) | {med['std_ratio']:.3f} | {row['seconds']:.0f} |")
     return "\n".join(lines)
 
