@@ -25,6 +25,7 @@ N, SEEDS, GUIDANCE = 10_000, range(5), (0.0, 0.5, 1.0, 2.0, 4.0)
 # Task-specific budgets for conditional CD (keyword overrides of train_cd_conditional; the defaults stay), run with
 # --tuned and written to results/conditional_tuned.md. With the default 8,000 steps the 30% class of uneven_two_gmm_1D
 # scored 3.63x its floor (median of 5); 16,000 steps gave 1.20x / 1.42x for the two classes, lr 4e-3 2.15x / 4.35x.
+# On ring8_2D 16,000 steps bring five of the eight classes under 3x (default: two); classes 1, 5, 6 stay above.
 TUNED = {"uneven_two_gmm_1D": dict(steps=16_000), "ring8_2D": dict(steps=16_000)}
 SIGMAS = torch.cat([cm_toy.karras_sigmas(64, cm_toy.SIGMA_MIN, cm_toy.SIGMA_MAX, 7.0), torch.zeros(1)])
 
