@@ -216,7 +216,8 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
 
 # The default recipe is ECT, the best measured over the four toy tasks (benchmarks/consistency.py, one-step median W1
 # over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT
-# 4.7 / 8.9 / 26.4 / 10.0x, Song 2023 22 / 22 / 22 / 7.2x. iCT wins on three_gmm_1D only. None reaches the 2x of CD.
+# 4.3 / 5.2 / 24.5 / 9.5x, Song 2023 22 / 22 / 22 / 7.2x. iCT and ECT each win on two tasks; ECT has the smaller worst
+# case (and mode mass error on uneven_two_gmm_1D, 0.074 vs 0.119). None reaches the 2x of CD.
 def train_ct(task, *, recipe="ect", init=None, seed=0, **overrides):
     """Discrete consistency training without a teacher; returns the EMA consistency model with `.history`.
 
