@@ -196,3 +196,30 @@ def test_smoke_training_of_cd(teacher):
     model = cm_toy.train_cd("two_gmm_1D", teacher, steps=60, batch_size=64, progress=False)
     assert model.is_consistency and len(model.history.losses) == 60
     assert sample_consistency(model, 100).shape == (100, 1)
+
+
+def test_one_step_sampling_sigmas_need_no_multistep_levels():
+    # One step evaluates f at sigma_max only, so a small sigma_max (the original's 1.0) is valid for one step ...
+    assert cm_toy.sampling_sigmas(1, sigma_max=1.0).tolist() == [1.0]
+    assert cm_toy.sampling_sigmas(1, sigma_max=0.5).tolist() == [0.5]
+    assert sample_consistency(cm_toy.consistency_model(1), 5, sigma_max=1.0).shape == (5, 1)
+    # ... but two steps need the default levels (1.0 -> 0.3) below sigma_max, and the error says so.
+    with pytest.raises(ValueError, match="sigma_high < sigma_max for 2 steps"):
+        cm_toy.sampling_sigmas(2, sigma_max=1.0)
+    with pytest.raises(ValueError, match="sigma_max must be > 0"):
+        cm_toy.sampling_sigmas(1, sigma_max=0.0)
+
+
+def test_train_cd_rejects_a_size_that_the_teacher_init_cannot_have():
+    edm = cm_toy.train_edm("two_gmm_1D", steps=5, batch_size=16, hidden=32, depth=2, progress=False)
+    with pytest.raises(ValueError, match="hidden=64, depth=None conflict with the init network's hidden=32"):
+        cm_toy.train_cd("two_gmm_1D", edm, hidden=64, steps=1, progress=False)
+    with pytest.raises(ValueError, match="depth=3 conflict"):
+        cm_toy.train_cd("two_gmm_1D", edm, depth=3, steps=1, progress=False)
+    # Matching (or omitted) sizes start from the teacher; init=None honours any size.
+    same = cm_toy.train_cd("two_gmm_1D", edm, hidden=32, depth=2, steps=2, batch_size=16, progress=False)
+    assert (same.net.hidden, same.net.depth) == (32, 2)
+    fresh = cm_toy.train_cd("two_gmm_1D", edm, init=None, hidden=16, depth=1, steps=2, batch_size=16, progress=False)
+    assert (fresh.net.hidden, fresh.net.depth) == (16, 1)
+    default = cm_toy.train_cd("two_gmm_1D", "exact", steps=2, batch_size=16, progress=False)
+    assert (default.net.hidden, default.net.depth) == (128, 3)
