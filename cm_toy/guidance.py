@@ -126,7 +126,8 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
     labels, so the student f(x, sigma, c) learns the guided PF-ODE of a fixed w in one step; labels dropped to "no
     label" (probability label_dropout) make the teacher unconditional (D_w = D there) and teach f the unconditional
     map too. teacher: a conditional EDM model (train_edm(task, conditional=True)) or "exact" (exact_guided_denoiser).
-    The other arguments and defaults are train_cd's. Returns the EMA model with `.history`.
+    The other arguments and defaults are train_cd's, except c: squared L2 (None) here, the setting notebook 07 and
+    benchmarks/conditional.py measured. Returns the EMA model with `.history`.
     """
     task = get_dataset(task)
     K = task.num_components
