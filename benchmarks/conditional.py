@@ -13,13 +13,13 @@ classes, the spread (std ratio to the component), the mean shift away from mu_k 
 posterior p(k | x). "exact" rows integrate the PF-ODE with the mixture's exact guided denoiser: what guidance does
 with no model error.
 """
-import os
 import sys
 import time
 
 import torch
 
 import cm_toy
+from common import task_args, write_results
 
 N, SEEDS, GUIDANCE = 10_000, range(5), (0.0, 0.5, 1.0, 2.0, 4.0)
 # Task-specific budgets for conditional CD (keyword overrides of train_cd_conditional; the defaults stay), run with
@@ -137,8 +137,7 @@ def main_tuned(tasks):
                          f"({med / floor:.2f}x) | {on:.4f} |")
         out += lines + [""]
         print("\n".join(lines), flush=True)
-    with open(os.path.join(os.path.dirname(__file__), "results", "conditional_tuned.md"), "w") as fh:
-        fh.write("\n".join(out))
+    write_results("conditional_tuned.md", out)
 
 
 def main(tasks):
@@ -152,18 +151,12 @@ def main(tasks):
         classes, sweep, seconds = run(task)
         out += [tables(task, classes, sweep, seconds), ""]
         print(out[-2], flush=True)
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    with open(os.path.join(os.path.dirname(__file__), "results", "conditional.md"), "w") as fh:
-        fh.write("\n".join(out))
+    write_results("conditional.md", out)
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if "--tuned" in args:
-        args.remove("--tuned")
-        unknown = [t for t in args if t not in TUNED]
-        if unknown:
-            sys.exit(f"no task-specific budget for {', '.join(unknown)}; TUNED has: {', '.join(TUNED)}")
-        main_tuned(args or list(TUNED))
+    tasks, tuned_only = task_args(sys.argv[1:], TUNED)
+    if tuned_only:
+        main_tuned(tasks or list(TUNED))
     else:
-        main(args or ["three_gmm_1D", "uneven_two_gmm_1D", "ring8_2D"])
+        main(tasks or ["three_gmm_1D", "uneven_two_gmm_1D", "ring8_2D"])

@@ -11,13 +11,13 @@ sampling seeds, each also as a ratio to the noise floor (the median W1 of 50 exa
 TUNED also get rows with a task-specific budget (keyword overrides of train_edm / train_cd), labelled with the
 overrides; the defaults stay.
 """
-import os
 import sys
 import time
 
 import torch
 
 import cm_toy
+from common import task_args, write_results
 
 N, SEEDS = 10_000, range(5)
 TASKS = ["many_modes_1D", "wide_narrow_1D", "rare_far_1D", "ring8_2D", "grid25_2D"]
@@ -95,19 +95,10 @@ def main(tasks, tuned_only=False):
         floor, rows = run(task, defaults=not tuned_only)
         out += [table(task, floor, rows), ""]
         print(out[-2], flush=True)
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
     name = "tasks_tuned.md" if tuned_only else "tasks.md" if tasks == TASKS else f"tasks_{'_'.join(tasks)}.md"
-    with open(os.path.join(os.path.dirname(__file__), "results", name), "w") as fh:
-        fh.write("\n".join(out))
+    write_results(name, out)
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if "--tuned" in args:
-        args.remove("--tuned")
-        unknown = [t for t in args if t not in TUNED]
-        if unknown:
-            sys.exit(f"no task-specific budget for {', '.join(unknown)}; TUNED has: {', '.join(TUNED)}")
-        main(args or list(TUNED), tuned_only=True)
-    else:
-        main(args or TASKS)
+    tasks, tuned_only = task_args(sys.argv[1:], TUNED)
+    main(tasks or (list(TUNED) if tuned_only else TASKS), tuned_only=tuned_only)
