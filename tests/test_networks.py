@@ -53,3 +53,29 @@ def test_save_load_roundtrip(tmp_path):
     assert torch.equal(f(x, 0.5), g(x, 0.5))
     assert g.sigma_min == 0.002 and g.sigma_data == 0.7
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left behind
+
+
+def test_input_features_are_fixed_fourier_features_of_x_in():
+    torch.manual_seed(0)
+    a = MLP(dim=2)
+    torch.manual_seed(1)
+    b = MLP(dim=2)
+    assert torch.equal(a.features.B, b.features.B)  # the same frequencies whatever the global seed
+    x = torch.randn(5, 2)
+    h = a.features(x)
+    assert h.shape == (5, 2 + 2 * 16) and torch.equal(h[:, :2], x)
+    assert torch.allclose(h[:, 2:18] ** 2 + h[:, 18:] ** 2, torch.ones(5, 16))  # sin^2 + cos^2
+    assert MLP(x_features=0).features is None and MLP(x_features=0).layers[0].in_features == 1 + 17
+    with pytest.raises(ValueError, match="x_features must be an integer >= 0"):
+        MLP(x_features=-1)
+
+
+def test_files_saved_before_input_features_load(tmp_path):
+    f = Precond(MLP(hidden=16, depth=2, x_features=0), sigma_data=1.0, sigma_min=0.002)
+    save_model(f, tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    del state["net"]["x_features"], state["net"]["x_scale"]  # the config an older version wrote
+    torch.save(state, tmp_path / "old.pt")
+    g = load_model(tmp_path / "old.pt")
+    x = torch.randn(4, 1)
+    assert g.net.features is None and torch.equal(f(x, 0.5), g(x, 0.5))
