@@ -104,7 +104,8 @@ def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=
 # ----- models and teachers -------------------------------------------------------------------------------------------
 
 
-def consistency_model(dim=1, *, init=None, hidden=128, depth=3, sigma_data=SIGMA_DATA, sigma_min=SIGMA_MIN, seed=0):
+def consistency_model(dim=1, *, init=None, hidden=128, depth=3, x_features=16, x_scale=1.0, sigma_data=SIGMA_DATA,
+                      sigma_min=SIGMA_MIN, seed=0):
     """A consistency function f(x, sigma) = Precond(MLP, sigma_min > 0), so f(x, sigma_min) = x exactly.
 
     init: a trained Precond (e.g. the EDM denoiser) whose MLP weights start f; None draws fresh weights with `seed`.
@@ -114,7 +115,7 @@ def consistency_model(dim=1, *, init=None, hidden=128, depth=3, sigma_data=SIGMA
     if init is None:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            net = MLP(dim, hidden, depth)
+            net = MLP(dim, hidden, depth, x_features=x_features, x_scale=x_scale)
     elif isinstance(init, Precond):
         net, sigma_data = copy.deepcopy(init.net), init.sigma_data
     else:
@@ -233,14 +234,15 @@ def train_ct(task, *, recipe="ect", init=None, seed=0, **overrides):
 
 
 def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1e-3, ema_decay=0.999, s0=10, s1=150,
-                    mu0=0.9, c=None, hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
-                    progress=True):
+                    mu0=0.9, c=None, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
+                    sigma_max=SIGMA_MAX, rho=7.0, progress=True):
     # Song et al. 2023, Algorithm 3; N(k) from s0 to s1 + 1 levels and target decay mu(k) (Appendix C; CIFAR-10:
     # s0 = 2, s1 = 150, mu0 = 0.9, hundreds of thousands of steps). Toy adaptation, measured on three_gmm_1D: with
     # s0 = 2 the first grid is {sigma_min, sigma_max}, whose CT target is the posterior mean, i.e. the data mean, so
     # every one-step sample collapsed into one mode (mode mass error 0.67) and the EMA target kept it there for the
     # whole short budget; s0 = 10 avoids the collapse. lr 1e-3 beat 5e-4 and 5e-3.
-    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
+    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
+                              sigma_min=sigma_min, seed=seed)
     target = copy.deepcopy(model).requires_grad_(False)
     num_scales = functools.partial(song2023_num_scales, total_steps=steps, s0=s0, s1=s1)
     distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
@@ -253,8 +255,8 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
 
 
 def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3, ema_decay=0.999, s0=10, s1=160,
-               P_mean=0.0, P_std=2.0, c=0.03, hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
-               progress=True):
+               P_mean=0.0, P_std=2.0, c=0.03, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
+               sigma_max=SIGMA_MAX, rho=7.0, progress=True):
     # iCT (Song & Dhariwal 2023): no target EMA, pseudo-Huber, 1 / (t_{n+1} - t_n) weighting, discretised log-normal
     # levels, N(k) doubling from s0 + 1 to s1 + 1 (CIFAR-10: s0 = 10, s1 = 1280, P_mean = -1.1, P_std = 2.0, c = 0.03,
     # 400k steps). Toy adaptations, each measured on three_gmm_1D (one-step median W1 / noise floor):
@@ -270,7 +272,8 @@ def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3,
     #   (x0 + t_n z, whose spread given x_{n+1} is large). One-step median W1 / floor on three / two / uneven / single:
     #   4.28 / 5.19 / 24.5 / 9.47x vs 4.66 / 8.94 / 26.4 / 10.0x with 8,000 of 256; 2,500 steps of 2,048 11 / 9.9 /
     #   23 / 25x; 1,024 at lr 5e-3 5.2 / 4.9 / 28 / 10.4x; P_mean = 0.4 5.3x and c = 0.003 8.2x on three_gmm_1D.
-    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
+    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
+                              sigma_min=sigma_min, seed=seed)
     num_scales = functools.partial(ict_num_scales, total_steps=steps, s0=s0, s1=s1)
     loss = functools.partial(ict_loss, num_scales=num_scales, P_mean=P_mean, P_std=P_std, c=c, sigma_min=sigma_min,
                              sigma_max=sigma_max, rho=rho)

@@ -23,13 +23,14 @@ SIGMA_MAX = 80.0
 
 
 def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0.999, hidden=128, depth=3,
-              sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, conditional=False, label_dropout=0.1, device="cpu",
-              progress=True):
+              x_features=16, x_scale=1.0, sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, conditional=False,
+              label_dropout=0.1, device="cpu", progress=True):
     """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult).
 
     conditional: learn D(x, sigma, c) for the mixture component c, with the label replaced by the "no label" class
     (c = number of components) with probability label_dropout, so the same network is also the unconditional
     denoiser, as classifier-free guidance needs (Ho & Salimans 2022, arXiv 2207.12598, Algorithm 1; p_uncond = 0.1).
+    x_features, x_scale: the MLP's Fourier features of its input (networks.InputFeatures; 0 for none).
     device: where the model lives and trains ("cuda" for a GPU); everything downstream follows the model's device.
     """
     task = get_dataset(task)
@@ -37,8 +38,9 @@ def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0
         raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = Precond(MLP(task.dim, hidden, depth, num_classes=task.num_components if conditional else 0),
-                        sigma_data=sigma_data).to(device)
+        net = MLP(task.dim, hidden, depth, num_classes=task.num_components if conditional else 0,
+                  x_features=x_features, x_scale=x_scale)
+        model = Precond(net, sigma_data=sigma_data).to(device)
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
                    lr_schedule=_cosine_decay(steps), conditional=conditional, label_dropout=label_dropout, seed=seed,
