@@ -5,8 +5,8 @@ conditional distributions of each task (the mixture's components).
     python benchmarks/conditional.py --tuned [task ...]    # only one-step CD per class with the budgets of TUNED
 
 Writes benchmarks/results/conditional.md. Models: train_edm(task, conditional=True) (label dropout 0.1) sampled with
-Heun over 64 levels, and train_cd_conditional(task, that model) sampled in one step; library defaults, training
-seed 0, one thread. Per class k, n = 10,000 samples are scored against component k (its W1 noise floor: the median
+Heun over 64 levels, and train_cd_conditional(task, that model) sampled in one step; library defaults (the
+class-aware start, with the N(0, sigma_max^2) start next to it per class), training seed 0, one thread. Per class k, n = 10,000 samples are scored against component k (its W1 noise floor: the median
 W1 of 50 exact draws of 10,000); seed 0 and the median over 5 sampling seeds. The guidance sweep pools samples whose
 labels are drawn with the mixture weights and scores them against the whole mixture; it also gives, averaged over
 classes, the spread (std ratio to the component), the mean shift away from mu_k and `on_class`, the mean exact
@@ -30,8 +30,11 @@ TUNED = {"uneven_two_gmm_1D": dict(steps=16_000), "ring8_2D": dict(steps=16_000)
 SIGMAS = torch.cat([cm_toy.karras_sigmas(64, cm_toy.SIGMA_MIN, cm_toy.SIGMA_MAX, 7.0), torch.zeros(1)])
 
 
-def exact_sampler(task, labels, w, seed):
+def exact_sampler(task, labels, w, seed, class_prior=True):
+    """The exact guided PF-ODE from the class-aware start (class_prior_sample), as sample_edm starts by default."""
     noise = torch.randn(len(labels), task.dim, generator=torch.Generator().manual_seed(seed))
+    if class_prior:
+        noise = cm_toy.class_prior_sample(task, labels, noise, cm_toy.SIGMA_MAX) / cm_toy.SIGMA_MAX
     return cm_toy.heun_sampler(cm_toy.exact_guided_denoiser(task, labels, w), noise, SIGMAS)
 
 
@@ -40,11 +43,15 @@ def per_class(task, edm, cd):
     for k in range(task.num_components):
         floor = cm_toy.noise_floor(task.component(k), N)["w1"]
         row = dict(k=k, floor=floor, offset=task.means[k].norm().item() * task.stds[k].item() / cm_toy.SIGMA_MAX)
-        for name, sample in [("EDM", lambda s: cm_toy.sample_edm(edm, N, labels=k, seed=s)),
-                             ("CD", lambda s: cm_toy.sample_consistency_conditional(cd, N, k, seed=s))]:
-            runs = [cm_toy.class_metrics(sample(s), k, task) for s in SEEDS]
-            row[name] = dict(seed0=runs[0]["w1"], med=float(torch.tensor([r["w1"] for r in runs]).median()),
-                             on_class=float(torch.tensor([r["on_class"] for r in runs]).median()))
+        for name, sample in [
+                ("exact", lambda s, p: exact_sampler(task, torch.full((N,), k), 0.0, s, class_prior=p)),
+                ("EDM", lambda s, p: cm_toy.sample_edm(edm, N, labels=k, seed=s, class_prior=p)),
+                ("CD", lambda s, p: cm_toy.sample_consistency_conditional(cd, N, k, seed=s, class_prior=p))]:
+            for prior in (True, False):  # the class-aware start (the default), then N(0, sigma_max^2)
+                runs = [cm_toy.class_metrics(sample(s, prior), k, task) for s in SEEDS]
+                row[name if prior else name + " zero"] = dict(
+                    seed0=runs[0]["w1"], med=float(torch.tensor([r["w1"] for r in runs]).median()),
+                    on_class=float(torch.tensor([r["on_class"] for r in runs]).median()))
         rows.append(row)
     return rows
 
@@ -90,14 +97,18 @@ def tables(task, classes, sweep, seconds):
     floor = cm_toy.noise_floor(task, N)["w1"]
     lines = [f"### {task}: per class, no guidance (conditional EDM {seconds[0]:.0f} s, conditional CD "
              f"{seconds[1]:.0f} s to train)", "",
-             f"| class | floor {kind} | prior offset | EDM seed 0 (x floor) | EDM median of 5 (x floor) | "
-             "CD 1 step seed 0 (x floor) | CD 1 step median of 5 (x floor) | on-class EDM / CD |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| class | floor {kind} | prior offset | exact ODE median of 5 (x floor): class start / N(0, T^2) | "
+             "EDM seed 0 (x floor) | EDM median of 5 (x floor) | EDM median, N(0, T^2) start | "
+             "CD 1 step seed 0 (x floor) | CD 1 step median of 5 (x floor) | CD 1 step median, N(0, T^2) start | "
+             "on-class EDM / CD |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    x = lambda v, f: f"{v:.4f} ({v / f:.2f}x)"
     for r in classes:
         f, e, c = r["floor"], r["EDM"], r["CD"]
-        lines.append(f"| {r['k']} | {f:.4f} | {r['offset']:.4f} | {e['seed0']:.4f} ({e['seed0'] / f:.2f}x) | "
-                     f"{e['med']:.4f} ({e['med'] / f:.2f}x) | {c['seed0']:.4f} ({c['seed0'] / f:.2f}x) | "
-                     f"{c['med']:.4f} ({c['med'] / f:.2f}x) | {e['on_class']:.4f} / {c['on_class']:.4f} |")
+        lines.append(f"| {r['k']} | {f:.4f} | {r['offset']:.4f} | {r['exact']['med'] / f:.2f}x / "
+                     f"{r['exact zero']['med'] / f:.2f}x | {x(e['seed0'], f)} | {x(e['med'], f)} | "
+                     f"{x(r['EDM zero']['med'], f)} | {x(c['seed0'], f)} | {x(c['med'], f)} | "
+                     f"{x(r['CD zero']['med'], f)} | {e['on_class']:.4f} / {c['on_class']:.4f} |")
     lines += ["", f"### {task}: guidance strength w (labels drawn with the weights; mixture floor {kind} "
               f"{floor:.4f})", "",
               "| sampler | w | pooled W1 seed 0 (x floor) | pooled W1 median of 5 (x floor) | mode mass err | "
@@ -144,9 +155,12 @@ def main(tasks):
     torch.set_num_threads(1)
     out = ["# Conditional generation and classifier-free guidance", "",
            "`python benchmarks/conditional.py` (n = 10,000; training seed 0; one thread; times on a shared, busy "
-           "machine, so inflated). Prior offset: |mu_k| s_k / sigma_max, the shift of class k that starting the ODE "
-           "from N(0, sigma_max^2) instead of N(mu_k, sigma_max^2 + s_k^2) costs even the exact sampler "
-           "(tests/test_conditional.py).", ""]
+           "machine, so inflated). Every labelled sampler starts class k from N(mu_k, T^2 + s_k^2), the noisy class "
+           "itself at T = sigma_max (`class_prior_sample`, the default of `sample_edm` and "
+           "`sample_consistency_conditional`); the \"N(0, T^2) start\" columns start from N(0, sigma_max^2) instead "
+           "(`class_prior=False`, the earlier default). Prior offset: |mu_k| s_k / sigma_max, the shift of class k "
+           "that the N(0, T^2) start costs even the exact sampler (tests/test_conditional.py). The guidance sweep "
+           "uses the class-aware start everywhere.", ""]
     for task in tasks:
         classes, sweep, seconds = run(task)
         out += [tables(task, classes, sweep, seconds), ""]
