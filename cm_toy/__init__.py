@@ -13,8 +13,8 @@ from .schedules import (consistency_sigmas, ect_r, ict_num_scales, karras_sigmas
 from .train import TrainResult, ema_update, train
 from .continuous import (CONTINUOUS_RECIPES, TrigFlow, continuous_ct_loss, ct_tangent, scm_loss, scm_tangent,
                          train_continuous_ct, trigflow_from_edm)
-from .guidance import (Guided, class_metrics, exact_guided_denoiser, sample_consistency_conditional, sample_labels,
-                       train_cd_conditional)
+from .guidance import (Guided, class_metrics, class_prior_sample, exact_guided_denoiser, sample_consistency_conditional,
+                       sample_labels, train_cd_conditional)
 
 __all__ = [
     "GaussianMixture", "get_dataset", "list_datasets", "register_dataset",
@@ -30,6 +30,6 @@ __all__ = [
     "evaluate", "evaluate_seeds", "noise_floor", "plots", "widgets",
     "TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", "scm_loss", "scm_tangent",
     "train_continuous_ct", "CONTINUOUS_RECIPES",
-    "Guided", "exact_guided_denoiser", "sample_labels", "train_cd_conditional", "sample_consistency_conditional",
-    "class_metrics",
+    "Guided", "exact_guided_denoiser", "sample_labels", "class_prior_sample", "train_cd_conditional",
+    "sample_consistency_conditional", "class_metrics",
 ]

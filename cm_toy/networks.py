@@ -133,9 +133,25 @@ class Precond(nn.Module):
     c_skip(sigma_min) = 1 and c_out(sigma_min) = 0, so f(x, sigma_min) = x holds exactly, by construction.
     """
 
-    def __init__(self, net, *, sigma_data=1.0, sigma_min=0.0):
+    def __init__(self, net, *, sigma_data=1.0, sigma_min=0.0, class_means=None, class_stds=None):
         super().__init__()
         self.net, self.sigma_data, self.sigma_min = net, float(sigma_data), float(sigma_min)
+        # A class-conditional model may carry its classes' Gaussians N(mu_k, s_k^2) (means [K, D], stds [K]) as
+        # buffers: they give the class-aware start of conditional sampling (cm_toy.guidance.class_prior_sample).
+        if (class_means is None) != (class_stds is None):
+            raise ValueError("give class_means and class_stds together, or neither")
+        if class_means is not None:
+            num_classes = getattr(net, "num_classes", 0)
+            means = torch.as_tensor(class_means, dtype=torch.float32)
+            means = means[:, None] if means.dim() == 1 else means
+            stds = torch.as_tensor(class_stds, dtype=torch.float32).reshape(-1)
+            if (not num_classes or list(means.shape) != [num_classes, net.dim] or len(stds) != num_classes
+                    or not (stds > 0).all()):
+                raise ValueError(f"class_means must be [num_classes, dim] and class_stds [num_classes] (> 0) for a "
+                                 f"class-conditional net; got {list(means.shape)} and {stds.tolist()} for "
+                                 f"num_classes={num_classes}, dim={net.dim}")
+            self.register_buffer("class_means", means)
+            self.register_buffer("class_stds", stds)
 
     @property
     def is_consistency(self):
@@ -171,6 +187,8 @@ def load_model(path, map_location="cpu"):
     """Load a model saved by save_model (weights_only=True: no code is executed from the file)."""
     state = torch.load(path, map_location=map_location, weights_only=True)
     config = dict(x_features=0) | state["net"]  # files saved before input features existed had none
-    model = Precond(MLP(**config), sigma_data=state["sigma_data"], sigma_min=state["sigma_min"])
+    weights = state["state_dict"]
+    model = Precond(MLP(**config), sigma_data=state["sigma_data"], sigma_min=state["sigma_min"],
+                    class_means=weights.get("class_means"), class_stds=weights.get("class_stds"))
     model.load_state_dict(state["state_dict"])
     return model.requires_grad_(False)

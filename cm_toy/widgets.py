@@ -161,13 +161,14 @@ def guidance_figure(task, guidance, model=None, *, n=3000, num_steps=24, seed=0,
     """Class-conditional samples of a 1D task under classifier-free guidance strength w: the exact guided PF-ODE
     (left) and, if given, a conditional EDM model (right), over each class's exact weighted density."""
     from .edm import sample_edm
-    from .guidance import exact_guided_denoiser, sample_labels
+    from .guidance import class_prior_sample, exact_guided_denoiser, sample_labels
     from .samplers import heun_sampler
     from .schedules import karras_sigmas
 
     task = get_dataset(task)
     labels = sample_labels(task, n, seed=seed)
     noise = torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))
+    noise = class_prior_sample(task, labels, noise, 80.0) / 80.0  # each class starts from itself, as sample_edm does
     sigmas = torch.cat([karras_sigmas(num_steps, 0.002, 80.0, 7.0), torch.zeros(1)])
     runs = {"exact guided ODE": heun_sampler(exact_guided_denoiser(task, labels, guidance), noise, sigmas)}
     if model is not None:

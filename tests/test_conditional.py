@@ -33,10 +33,10 @@ def test_guidance_is_the_ho_salimans_extrapolation():
 
 
 def test_exact_conditional_ode_reproduces_each_component_up_to_the_prior_offset():
-    # For one Gaussian N(mu, s^2) the PF-ODE maps x_T at level T to mu + s (x_T - mu) / sqrt(T^2 + s^2) exactly.
-    # Starting from x_T = T z (mean 0, not mu) therefore lands at mu + s z - mu s / T (to O(s^2 / T^2)): the samples of
-    # class k are shifted by -mu_k s_k / sigma_max, 0.0037 for the outer classes of three_gmm_1D, 1.5x the per-class
-    # W1 noise floor at n = 10,000. Everything else is exact.
+    # Why sampling starts from the class (class_prior_sample): for one Gaussian N(mu, s^2) the PF-ODE maps x_T at level
+    # T to mu + s (x_T - mu) / sqrt(T^2 + s^2) exactly. Starting from x_T = T z (mean 0, not mu) therefore lands at
+    # mu + s z - mu s / T (to O(s^2 / T^2)): the samples of class k are shifted by -mu_k s_k / sigma_max, 0.0037 for the
+    # outer classes of three_gmm_1D, 1.5x the per-class W1 noise floor at n = 10,000. Everything else is exact.
     task = get_dataset("three_gmm_1D")
     sigmas = torch.cat([cm_toy.karras_sigmas(64, 0.002, 80.0, 7.0), torch.zeros(1)])
     noise = torch.randn(4_000, 1, generator=torch.Generator().manual_seed(0))
@@ -48,6 +48,90 @@ def test_exact_conditional_ode_reproduces_each_component_up_to_the_prior_offset(
         m = class_metrics(x, k, task)
         assert m["mean_shift"] == pytest.approx(s * noise.mean().item() - mu * s / 80.0, abs=2e-4)
         assert m["on_class"] > 0.99
+
+
+def test_the_class_aware_start_removes_the_prior_offset():
+    # Started from x_T = mu_k + sqrt(T^2 + s_k^2) z, the noisy class itself, the same map lands at mu_k + s_k z:
+    # exactly component k. Antithetic noise (z and -z, mean exactly 0) leaves only the start's own mean shift.
+    task = get_dataset("three_gmm_1D")
+    sigmas = torch.cat([cm_toy.karras_sigmas(64, 0.002, 80.0, 7.0), torch.zeros(1)])
+    z = torch.randn(2_000, 1, generator=torch.Generator().manual_seed(0))
+    noise = torch.cat([z, -z])
+    for k in range(3):
+        mu, s = task.means[k, 0].item(), task.stds[k].item()
+        old = class_metrics(cm_toy.heun_sampler(exact_guided_denoiser(task, k), noise, sigmas), k, task)
+        start = cm_toy.class_prior_sample(task, k, noise, 80.0)
+        x = cm_toy.heun_sampler(exact_guided_denoiser(task, k), start / 80.0, sigmas)
+        assert (x - (mu + s * noise)).abs().mean() < 1.5e-3  # Heun discretisation error only
+        new = class_metrics(x, k, task)
+        assert old["mean_shift"] == pytest.approx(-mu * s / 80.0, abs=2e-4)  # the N(0, T^2) start: -mu_k s_k / T
+        assert abs(new["mean_shift"]) < 2e-4  # the class-aware start: none
+        if mu != 0:  # the outer classes: 0.0038 -> under 0.0002
+            assert abs(new["mean_shift"]) < abs(old["mean_shift"]) / 10
+
+
+def test_class_prior_sample_is_the_noisy_class():
+    # x_0 + T n with x_0 ~ N(mu_k, s_k^2 I), n ~ N(0, I): mean mu_k, variance s_k^2 + T^2 per coordinate.
+    task = get_dataset("ring8_2D")
+    T, k = 2.0, 3  # a small T, so that s_k^2 matters against T^2
+    noise = torch.randn(200_000, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = cm_toy.class_prior_sample(task, k, noise, T)
+    assert torch.allclose(x.mean(0), task.means[k], atol=0.02)
+    assert torch.allclose(x.var(0), task.stds[k] ** 2 + T**2 + torch.zeros(2, dtype=torch.float64), rtol=0.01)
+    exact = x[:, 0].sort().values[::1000] - task.means[k, 0]  # quantiles against the closed-form N(mu, s^2 + T^2)
+    z = torch.distributions.Normal(0.0, (task.stds[k] ** 2 + T**2).sqrt())
+    assert (z.cdf(exact) - torch.linspace(0, 1, 201)[:200].double()).abs().max() < 0.01
+    labels = torch.tensor([k, 8, 0, 8])  # "no label" rows start from N(0, T^2), the unconditional start
+    y = cm_toy.class_prior_sample(task, labels, noise[:4], T)
+    assert torch.equal(y[labels == 8], T * noise[:4][labels == 8])
+
+
+def test_conditional_models_store_their_classes_and_start_from_them(model, tmp_path):
+    task = get_dataset("three_gmm_1D")
+    assert torch.equal(model.class_means, task.means.float()) and torch.equal(model.class_stds, task.stds.float())
+    path = tmp_path / "conditional.pt"
+    cm_toy.save_model(model, path)
+    assert torch.equal(cm_toy.load_model(path).class_means, model.class_means)
+    # sample_edm with labels starts from class_prior_sample by default; class_prior=False gives the N(0, T^2) start.
+    labels = torch.tensor([0, 1, 2, 3] * 25)  # 3: "no label"
+    sigmas = torch.cat([cm_toy.karras_sigmas(8, 0.002, 80.0, 7.0), torch.zeros(1)])
+    noise = torch.randn(100, 1, generator=torch.Generator().manual_seed(3))
+    guided = Guided(model, labels, n=100)
+    start = cm_toy.class_prior_sample(task, labels, noise, 80.0) / 80.0
+    assert torch.allclose(cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3),
+                          cm_toy.heun_sampler(guided, start, sigmas), atol=1e-5)
+    assert torch.allclose(cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3, class_prior=False),
+                          cm_toy.heun_sampler(guided, noise, sigmas), atol=1e-5)
+
+
+def test_class_prior_bad_input_gives_clear_errors(model):
+    task = get_dataset("three_gmm_1D")
+    noise = torch.randn(10, 1)
+    with pytest.raises(ValueError, match="labels must be integers in 0..2"):
+        cm_toy.class_prior_sample(task, 4, noise)
+    with pytest.raises(ValueError, match="labels must be integers in 0..2"):
+        cm_toy.class_prior_sample(task, -1, noise)
+    with pytest.raises(ValueError, match="one label per sample"):
+        cm_toy.class_prior_sample(task, torch.zeros(3, dtype=torch.long), noise)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        cm_toy.class_prior_sample(task, torch.zeros(10), noise)  # float labels
+    with pytest.raises(ValueError, match="sigma_max must be > 0"):
+        cm_toy.class_prior_sample(task, 0, noise, 0.0)
+    with pytest.raises(ValueError, match="unknown task"):
+        cm_toy.class_prior_sample("no_such_task", 0, noise)
+    bare = cm_toy.Precond(cm_toy.MLP(num_classes=3, hidden=8, depth=1))  # conditional, but knows no classes
+    with pytest.raises(ValueError, match="does not store its classes.*class_prior=False"):
+        cm_toy.sample_edm(bare, 10, num_steps=2, labels=0)
+    assert cm_toy.sample_edm(bare, 10, num_steps=2, labels=0, class_prior=False).shape == (10, 1)
+    assert cm_toy.sample_edm(bare, 10, num_steps=2).shape == (10, 1)  # unconditional sampling needs no classes
+    with pytest.raises(ValueError, match="together"):
+        cm_toy.Precond(cm_toy.MLP(num_classes=3), class_means=task.means)
+    with pytest.raises(ValueError, match=r"class_means must be \[num_classes, dim\]"):
+        cm_toy.Precond(cm_toy.MLP(num_classes=2), class_means=task.means, class_stds=task.stds)
+    with pytest.raises(ValueError, match="class-conditional net"):
+        cm_toy.Precond(cm_toy.MLP(), class_means=task.means, class_stds=task.stds)
+    with pytest.raises(ValueError, match="> 0"):
+        cm_toy.Precond(cm_toy.MLP(num_classes=3), class_means=task.means, class_stds=[0.2, 0.0, 0.2])
 
 
 def test_exact_guidance_sharpens_the_middle_class():
@@ -76,6 +160,7 @@ def test_guided_sampling_matches_a_manual_guided_denoiser(model):
     zero = torch.zeros(200, dtype=torch.long)
     manual = lambda x, s: model(x, s, zero) + 2.0 * (model(x, s, zero) - model(x, s, null))
     noise = torch.randn(200, 1, generator=torch.Generator().manual_seed(3))
+    noise = cm_toy.class_prior_sample("three_gmm_1D", 0, noise, 80.0) / 80.0  # guided sampling starts from the class
     sigmas = torch.cat([cm_toy.karras_sigmas(8, 0.002, 80.0, 7.0), torch.zeros(1)])
     assert torch.allclose(x, cm_toy.heun_sampler(manual, noise, sigmas), atol=1e-5)
 
@@ -105,9 +190,17 @@ def test_conditional_cd_with_a_guided_teacher_runs_and_keeps_labels(model):
     task = get_dataset("three_gmm_1D")
     cd = cm_toy.train_cd_conditional(task, model, guidance=1.0, steps=200, progress=False)
     assert cd.is_consistency and cd.net.num_classes == 3
+    assert torch.equal(cd.class_means, task.means.float())  # the student stores the classes too
     for k in (0, 2):
         x = cm_toy.sample_consistency_conditional(cd, 500, k)
         assert torch.isfinite(x).all() and class_metrics(x, k, task)["on_class"] > 0.9
+    # One step from the class-aware start is f(x_T, T, k) at x_T = class_prior_sample(...); class_prior=False: T z.
+    noise = torch.randn(500, 1, generator=torch.Generator().manual_seed(0))
+    labels = torch.full((500,), 2)
+    start = cm_toy.class_prior_sample(task, 2, noise, 80.0)
+    assert torch.allclose(x, cd(start, 80.0, labels), atol=1e-5)
+    assert torch.allclose(cm_toy.sample_consistency_conditional(cd, 500, 2, class_prior=False),
+                          cd(80.0 * noise, 80.0, labels), atol=1e-5)
     x = torch.randn(8, 1)
     assert torch.equal(cd(x, cd.sigma_min, torch.zeros(8, dtype=torch.long)), x)  # f(x, sigma_min, c) = x
     with pytest.raises(ValueError, match="distill it"):

@@ -45,3 +45,17 @@ def test_exact_consistency_on_cuda_matches_cpu():
     sigma = torch.rand(100, dtype=torch.float64) * 5 + 0.01
     gpu = cm_toy.exact_consistency(task, x.cuda(), sigma.cuda())
     assert torch.allclose(gpu.cpu(), cm_toy.exact_consistency(task, x, sigma), atol=1e-9)
+
+
+def test_conditional_sampling_starts_from_the_class_on_cuda():
+    task = cm_toy.get_dataset("three_gmm_1D")
+    edm = cm_toy.train_edm(task, steps=200, conditional=True, device="cuda", progress=False)
+    assert edm.class_means.device.type == "cuda"  # the stored classes follow the model
+    x = cm_toy.sample_edm(edm, 1000, num_steps=8, labels=2, guidance=1.0)
+    assert x.device.type == "cuda" and torch.isfinite(x).all()
+    cd = cm_toy.train_cd_conditional(task, edm, steps=50, progress=False)
+    y = cm_toy.sample_consistency_conditional(cd, 1000, cm_toy.sample_labels(task, 1000))
+    assert y.device.type == "cuda" and torch.isfinite(y).all()
+    noise = torch.randn(1000, 1, generator=torch.Generator().manual_seed(0))
+    start = cm_toy.class_prior_sample(task, 2, noise.cuda())  # a CPU task, noise on the GPU
+    assert torch.allclose(start.cpu(), cm_toy.class_prior_sample(task, 2, noise), atol=1e-4)
