@@ -178,6 +178,9 @@ def main(tasks):
 
 
 if __name__ == "__main__":
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        sys.exit(0)
     tasks, tuned_only = task_args(sys.argv[1:], TUNED)
     if tuned_only:
         main_tuned(tasks or list(TUNED))
