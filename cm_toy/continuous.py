@@ -42,6 +42,14 @@ __all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", 
 # constant learning rate instead of the cosine decay to 0 12.8x; fresh weights instead of the EDM init (8,000 steps)
 # 15.4x against 5.1x. Across training seeds 0-4 the 8,000-step default scores 5.1 / 8.2 / 6.0 / 6.7 / 10.3x one-step.
 # Run-to-run spread of these single-seed runs is about +-30%.
+#
+# With the input Fourier features (MLP x_features=16, the default since session 3; EDM init from train_edm defaults,
+# training seed 0, median W1 over 5 sampling seeds / floor, one-step / two-step; one thread on a contended machine):
+# the 8,000-step default scores three_gmm 4.17x / 2.73x, two_gmm 6.13x / 2.65x, uneven_two_gmm 6.93x / 2.72x,
+# single_gaussian 13.18x / 2.35x (before the features: 5.1 / 8.5 / 7.4 / 7.1x one-step), training 148-169 s (+ EDM
+# 34-40 s) under contention against 111 s without the features. Knobs on three_gmm (8,000 steps unless named; 4.17x to
+# beat): x_features=0 (EDM and f) 5.08x / 2.65x; lr 2e-3 4.04x / 2.25x (within the +-30% seed spread, not adopted);
+# lr 5e-4 4.65x / 2.41x; 4,000 steps 6.58x / 4.10x; tangent_clip 1.0 6.25x / 2.89x. Defaults unchanged.
 CONTINUOUS_RECIPES = ("song2023", "scm")
 
 
