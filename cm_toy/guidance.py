@@ -216,10 +216,9 @@ def sample_consistency_conditional(model, n, labels, *, num_steps=1, sigmas=None
     class_prior: start class k at x_T ~ N(mu_k, T^2 + s_k^2), the noisy class itself (class_prior_sample; T =
     sigmas[0]), instead of N(0, T^2), which shifts class k by about -mu_k s_k / T (sample_edm has the exact ODE's
     numbers). One step, default budgets (benchmarks/results/conditional.md, per-class W1 median of 5 / noise floor):
-    three_gmm_1D 1.98 / 1.34 / 1.98x -> 1.87 / 1.34 / 1.45x; but where a student's class already sat too far out, the
-    old start's inward offset hid part of it: uneven_two_gmm_1D class 1 3.63x -> 5.17x, ring8_2D mixed (better on
-    classes 4, 5, 7, worse on 0-3). With 16,000 steps (conditional_tuned.md) seven of the eight ring8_2D classes are
-    under 3x (five from N(0, T^2)). False: the old start.
+    three_gmm_1D 2.30 / 2.32 / 2.54x -> 2.65 / 2.32 / 2.22x; where a student's class already sat too far out, the old
+    start's inward offset hid part of it: uneven_two_gmm_1D class 1 4.26x -> 5.46x; ring8_2D better on 3 of 8
+    classes. False: the old start.
     """
     if not (isinstance(model, Precond) and model.is_consistency):
         raise TypeError("model must be a consistency model (from train_cd_conditional)")

@@ -74,8 +74,9 @@ class MLP(nn.Module):
     embedding: "smooth" (NoiseEmbedding, the default) or "fourier" (FourierEmbedding with `fourier_scale`, whose
     frequencies are drawn from torch's global generator: seed it first).
     x_features, x_scale: Fourier features of the input (InputFeatures); x_features=0 feeds x_in alone, as the original
-    toy repository did. Measured (EDM teacher then CD, one-step median W1 / noise floor, one thread): three_gmm_1D
-    1.76x -> 1.26x with gap mass 8.4x -> 3.3x its true value; many_modes_1D 6.7x -> 1.7x (benchmarks/results/).
+    toy repository did. Measured (benchmarks/results/, one-step CD from its EDM teacher, median W1 / noise floor):
+    three_gmm_1D 1.65x -> 1.47x with gap mass 8.1x -> 4.0x its true value; many_modes_1D 6.7x -> 1.7x. They cost on
+    the two-mode tasks' EDM model (uneven_two_gmm_1D 1.47x -> 1.91x) and on per-class conditional CD.
     """
 
     def __init__(self, dim=1, hidden=128, depth=3, num_classes=0, *, embedding="smooth", fourier_scale=30.0,
