@@ -68,8 +68,8 @@ def sample_edm(model, n, *, num_steps=64, solver="heun", seed=0, sigma_min=SIGMA
     even along the exact ODE. The same start is used with guidance (w only changes the drift); "no label" rows start
     from N(0, sigma_max^2), as an unconditional model assumes. False: the old start for every class. Measured
     (benchmarks/results/conditional.md, per-class W1 median of 5 sampling seeds / noise floor): the exact ODE's classes
-    with mu_k != 0 go from 1.48-1.94x to 0.81-1.04x on every task. Learned models keep small mean errors of their
-    own, which the old start's inward offset can hide or add to: the conditional EDM model on ring8_2D improves on 5 of
+    with mu_k != 0 go from 1.19-1.94x to 0.81-1.04x on every task. Learned models keep small mean errors of their
+    own, which the old start's inward offset can hide or add to: the conditional EDM model on ring8_2D improves on 6 of
     8 classes (class 6: 3.28x -> 2.33x), uneven_two_gmm_1D class 1 goes from 1.92x to 2.40x.
     """
     samplers = {"heun": heun_sampler, "euler": euler_sampler}
