@@ -161,7 +161,8 @@ def _finish(result):
 # ----- consistency distillation -------------------------------------------------------------------------------------
 
 
-# Defaults measured on three_gmm_1D (benchmarks/consistency.py; one-step median W1 over 5 sampling seeds, learned
+# Defaults measured with the plain MLP (x_features=0; the input features came later) on three_gmm_1D
+# (benchmarks/consistency.py; one-step median W1 over 5 sampling seeds, learned
 # teacher): 3,000 steps of 1,024 at lr 2e-3 gave 3.1x the noise floor; 8,000 steps of 256 at 5e-3 2.2x, at 8e-3 1.9x
 # (many small steps sharpen the jumps of the one-step map between modes more than few large ones); N = 18 levels 4.0x,
 # N = 80 2.8x, N = 40 2.2x; target_decay = 0 (no target EMA) diverged to 18x at this learning rate, the paper's 0.95
@@ -216,9 +217,10 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
 
 
 # The default recipe is ECT, the best measured over the four toy tasks (benchmarks/consistency.py, one-step median W1
-# over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT
-# 4.3 / 5.2 / 24.5 / 9.5x, Song 2023 22 / 22 / 22 / 7.2x. iCT and ECT each win on two tasks; ECT has the smaller worst
-# case (and mode mass error on uneven_two_gmm_1D, 0.074 vs 0.119). None reaches the 2x of CD.
+# over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, input-feature network): ECT 5.1 / 3.4 /
+# 14.6 / 6.8x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023 13 / 16 / 15 / 7.8x: ECT best on three tasks, tied with Song 2023
+# on the uneven one. With the plain MLP (x_features=0): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT 4.3 / 5.2 / 24.5 / 9.5x,
+# Song 2023 22 / 22 / 22 / 7.2x. None reaches the 2x of CD.
 def train_ct(task, *, recipe="ect", init=None, seed=0, **overrides):
     """Discrete consistency training without a teacher; returns the EMA consistency model with `.history`.
 
