@@ -57,6 +57,12 @@ def run(task, train_seeds):
             rows.append(dict(method=f"continuous {recipe}" + (f", seed {seed}" if seed else ""), seconds=seconds,
                              finite=finite, scores=score(model, task)))
             print(f"  {task}: {rows[-1]['method']} done in {seconds:.1f} s", flush=True)
+    # Ablation of the default's batch direction: the one-sample z, from the same EDM model.
+    start = time.perf_counter()
+    model = cm_toy.train_continuous_ct(task, init=edm0, reference_batch=False, progress=False)
+    rows.append(dict(method="continuous song2023, one-sample z (reference_batch=False)",
+                     seconds=time.perf_counter() - start + edm0_seconds, finite=True, scores=score(model, task)))
+    print(f"  {task}: {rows[-1]['method']} done in {rows[-1]['seconds']:.1f} s", flush=True)
     start = time.perf_counter()
     model = cm_toy.train_ct(task, init=edm0, progress=False)
     rows.append(dict(method="discrete CT (train_ct default)", seconds=time.perf_counter() - start + edm0_seconds,

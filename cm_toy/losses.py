@@ -5,7 +5,7 @@ import torch
 from .samplers import heun_step
 from .schedules import consistency_sigmas, ect_r, lognormal_interval_probs, sample_lognormal_sigmas
 
-__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "cd_loss", "ct_loss", "ict_loss", "ect_loss"]
+__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "batch_denoiser", "cd_loss", "ct_loss", "ict_loss", "ect_loss"]
 
 
 def _call(model, x, sigma, labels):
@@ -13,11 +13,15 @@ def _call(model, x, sigma, labels):
 
 
 # EDM denoising loss lambda(sigma) ||D(x0 + sigma n, sigma) - x0||^2 (Karras et al. 2022, Eq. 2 and Table 1).
-def edm_loss(model, x0, *, step=None, generator=None, labels=None, P_mean=-1.2, P_std=1.2):
+def edm_loss(model, x0, *, step=None, generator=None, labels=None, P_mean=-1.2, P_std=1.2, reference_batch=False):
+    """reference_batch: regress on batch_denoiser(x, sigma, x0) instead of x0 (stable target field, below)."""
     sigma = sample_lognormal_sigmas(len(x0), P_mean, P_std, generator=generator, device=x0.device)[:, None]
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     weight = (sigma**2 + model.sigma_data**2) / (sigma * model.sigma_data) ** 2
-    return (weight * (_call(model, x0 + sigma * noise, sigma, labels) - x0) ** 2).mean(dim=1)
+    x = x0 + sigma * noise
+    null_label = getattr(model.net, "num_classes", None) if labels is not None else None
+    target = _reference_target(x, sigma, x0, labels, null_label) if reference_batch else x0
+    return (weight * (_call(model, x, sigma, labels) - target) ** 2).mean(dim=1)
 
 
 # ----- consistency objectives ------------------------------------------------------------------------------------
@@ -36,6 +40,39 @@ def squared_l2(a, b):
 def pseudo_huber(a, b, c):
     """~ ||a - b||^2 / (2 c) for differences well below c, ~ ||a - b|| above it; per sample, [B]."""
     return (((a - b) ** 2).sum(dim=1) + c**2).sqrt() - c
+
+
+# Reference-batch denoiser (stable target field, Xu et al. 2023, arXiv 2302.00670, Eq. 4; used for consistency
+# training by Stable Consistency Tuning, Wang et al. 2024, arXiv 2410.18958): E[x0 | x] estimated by self-normalised
+# weights w_j ~ N(x; x0_j, sigma^2 I) over a batch that contains x's own clean point. Small sigma: w -> its own x0
+# (the one-sample CT target); large sigma: the batch mean. Consistent as the batch grows, with far less variance.
+def batch_denoiser(x, sigma, x_ref, allowed=None):
+    """x [..., B, D] (x_i made from x_ref[..., i, :]), sigma [..., B, 1], x_ref [..., R, D], R >= B; returns [..., B, D].
+
+    allowed: optional bool [..., B, R], which reference points may explain x_i (True on the diagonal: its own)."""
+    log_w = -((x[..., :, None, :] - x_ref[..., None, :, :]) ** 2).sum(dim=-1) / (2 * sigma**2)
+    if allowed is not None:
+        log_w = log_w.masked_fill(~allowed, float("-inf"))
+    return log_w.softmax(dim=-1) @ x_ref
+
+
+REFERENCE_SIZE = 256  # batches are split into groups of this many, each its own reference: cost B * 256, not B^2
+
+
+def _reference_target(x, sigma, x0, labels, null_label=None):
+    # Conditional training: a labelled point is explained only by reference points of its own class, E[x0 | x, c];
+    # a point whose label was dropped (null_label) by all of them, E[x0 | x].
+    if labels is not None and null_label is None:
+        raise ValueError("reference_batch=True with labels needs the model's 'no label' class; it is supported by "
+                         "edm_loss (conditional EDM), not by the consistency losses")
+    groups = len(x0) // REFERENCE_SIZE if len(x0) % REFERENCE_SIZE == 0 else 1
+    shape = (groups, len(x0) // groups, -1)
+    allowed = None
+    if labels is not None:
+        c = labels.view(groups, -1)
+        allowed = (c[:, :, None] == c[:, None, :]) | (c[:, :, None] == null_label)
+    with torch.no_grad():
+        return batch_denoiser(x.view(shape), sigma.view(shape), x0.view(shape), allowed).view(x0.shape)
 
 
 def _resolve(value, step):
@@ -65,13 +102,18 @@ def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, targe
 
 # Consistency training (Song et al. 2023, Algorithm 3 and Eq. 10): as cd_loss with x_hat_n = x0 + t_n z.
 def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_scales,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2):
-    """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network."""
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False):
+    """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network.
+    reference_batch: True replaces x0 + t_n z by an Euler step with batch_denoiser (see ect_loss)."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
     t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
-        y = _call(target, x0 + t_n * z, t_n, labels)
+        x_n = x0 + t_n * z
+        if reference_batch:
+            x_next = x0 + t_next * z
+            x_n = x_next + (t_n - t_next) * (x_next - _reference_target(x_next, t_next, x0, labels)) / t_next
+        y = _call(target, x_n, t_n, labels)
     return distance(_call(model, x0 + t_next * z, t_next, labels), y)
 
 
@@ -94,12 +136,19 @@ def ict_loss(model, x0, *, step=None, generator=None, labels=None, num_scales, P
 # shrinking mapping (schedules.ect_r), stop-gradient target f(x0 + r z, r) (x0 itself once r reaches sigma_min),
 # loss d(f(x0 + t z, t), target) / (t - r).
 def ect_loss(model, x0, *, step=None, generator=None, labels=None, stage, P_mean=-1.1, P_std=2.0, c=0.0,
-             q=2.0, k=8.0, b=1.0, sigma_min=0.002, sigma_max=80.0):
-    """stage: the stage s, or a function of the step; c = 0 is the paper's plain L2 norm, c > 0 pseudo-Huber."""
+             q=2.0, k=8.0, b=1.0, sigma_min=0.002, sigma_max=80.0, reference_batch=False):
+    """stage: the stage s, or a function of the step; c = 0 is the paper's plain L2 norm, c > 0 pseudo-Huber.
+
+    reference_batch: False, the one-sample target x0 + r z; True, an Euler step from t to r with batch_denoiser over
+    the batch (variance-reduced CT, as in Stable Consistency Tuning); needs labels None."""
     t = sample_lognormal_sigmas(len(x0), P_mean, P_std, generator=generator, device=x0.device)
     t = t.clamp(2 * sigma_min, sigma_max)[:, None]
     r = ect_r(t, _resolve(stage, step), q, k, b).clamp_min(sigma_min)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
-        y = _call(model, x0 + r * z, r, labels)  # f(x, sigma_min) = x exactly: the clean-data target
+        x_r = x0 + r * z
+        if reference_batch:  # Euler step of the PF-ODE, x_r = x_t + (r - t) (x_t - D(x_t, t)) / t
+            x_t = x0 + t * z
+            x_r = x_t + (r - t) * (x_t - _reference_target(x_t, t, x0, labels)) / t
+        y = _call(model, x_r, r, labels)  # f(x, sigma_min) = x exactly: the clean-data target
     return pseudo_huber(_call(model, x0 + t * z, t, labels), y, c) / (t - r)[:, 0]
