@@ -56,6 +56,12 @@ def exact_consistency(task, x, sigma, *, sigma_min=SIGMA_MIN, num_steps=256, rho
 # step move samples between modes, much lower ones only polish, much higher ones repeat the first step. Three steps
 # (80, 1.0, 0.3): CD 1.52x, iCT 2.17x. So the levels after sigma_max are spread geometrically over
 # [SAMPLING_SIGMA_LOW, SAMPLING_SIGMA_HIGH], two steps taking their geometric mean, 0.55.
+# Re-scanned with the batch-target models (session 4; two-step median W1 / floor at tau = 0.3 / 0.4 / 0.55 / 0.7 /
+# 0.9 / 1.2): CD three_gmm 1.11 / 1.10 / 1.34 / 1.44 / 1.31 / 1.34x (one step 1.11x), two_gmm 1.33 / 1.35 / 1.28 /
+# 1.14 / 1.34 / 1.30x, uneven 1.49 / 1.53 / 1.41 / 1.41 / 1.48 / 1.40x, single 1.49 / 1.58 / 1.61 / 1.56 / 1.56 /
+# 1.66x (one step 1.39x); ECT three 1.06 / 1.12 / 1.14 / 1.35 / 1.39 / 1.37x, two 1.54 / 1.51 / 1.43 / 1.16 / 1.62 /
+# 1.49x, uneven 2.57 / 2.42 / 2.15 / 1.93 / 1.55 / 1.44x, single 2.68 / 2.07 / 1.97 / 1.88 / 1.65 / 2.07x. No level
+# wins on every task or for both methods; 0.55 stays.
 SAMPLING_SIGMA_HIGH = 1.0
 SAMPLING_SIGMA_LOW = 0.3
 
@@ -217,9 +223,9 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
 
 
 # The default recipe is ECT, the best measured over the four toy tasks (benchmarks/consistency.py, one-step median W1
-# over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, input-feature network): ECT 5.1 / 3.4 /
-# 14.6 / 6.8x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023 13 / 16 / 15 / 7.8x: ECT best on three tasks, tied with Song 2023
-# on the uneven one. With the plain MLP (x_features=0): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT 4.3 / 5.2 / 24.5 / 9.5x,
+# over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, input-feature network and batch
+# targets): ECT 3.3 / 2.8 / 4.7 / 11x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023 13 / 16 / 15 / 7.8x: ECT best on three
+# tasks, Song 2023 on the single Gaussian (before the batch target ECT scored 5.1 / 3.4 / 14.6 / 6.8x). With the plain MLP (x_features=0): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT 4.3 / 5.2 / 24.5 / 9.5x,
 # Song 2023 22 / 22 / 22 / 7.2x. None reaches the 2x of CD.
 def train_ct(task, *, recipe="ect", init=None, seed=0, **overrides):
     """Discrete consistency training without a teacher; returns the EMA consistency model with `.history`.

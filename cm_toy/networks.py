@@ -76,7 +76,8 @@ class MLP(nn.Module):
     x_features, x_scale: Fourier features of the input (InputFeatures); x_features=0 feeds x_in alone, as the original
     toy repository did. Measured (benchmarks/results/, one-step CD from its EDM teacher, median W1 / noise floor):
     three_gmm_1D 1.65x -> 1.47x with gap mass 8.1x -> 4.0x its true value; many_modes_1D 6.7x -> 1.7x. They cost on
-    the two-mode tasks' EDM model (uneven_two_gmm_1D 1.47x -> 1.91x) and on per-class conditional CD.
+    the two-mode tasks' EDM model trained on x0 (uneven_two_gmm_1D 1.47x -> 1.91x; with the batch target of
+    train_edm it is 1.47x with them) and on per-class conditional CD. (Measured with the x0 regression target.)
     """
 
     def __init__(self, dim=1, hidden=128, depth=3, num_classes=0, *, embedding="smooth", fourier_scale=30.0,
