@@ -55,9 +55,10 @@ __all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", 
 # The reference-batch direction (session 4; reference_batch=True, the default for CT): the tangent follows
 # (x - D) / sigma with D the batch's estimate of E[x0 | x] (losses.batch_denoiser), not the one-sample z. From the
 # same EDM init (itself trained with the batch target), training seed 0, one-step / two-step median W1 over 5 sampling
-# seeds / floor, three / two / uneven / single: 2.67 / 3.46 / 5.02 / 8.03x and 1.56 / 1.61 / 2.23 / 2.41x, against
-# 4.68 / 6.13 / 6.48 / 13.2x and 4.06 / 2.65 / 3.24 / 2.35x with z. Better on every task in one step, but still above
-# the 2.5x target: the boundary condition's slow upward propagation (above) remains the limit.
+# seeds / floor, three / two / uneven / single (benchmarks/results/continuous.md): 2.67 / 2.81 / 5.02 / 9.65x and
+# 1.56 / 1.60 / 2.23 / 1.73x, against 4.68 / 6.24 / 6.48 / 9.70x and 4.06 / 2.73 / 3.24 / 2.16x with z. Better on
+# three tasks, even on the single Gaussian, and still above the 2.5x target: the boundary condition's slow upward
+# propagation (above) remains the limit.
 CONTINUOUS_RECIPES = ("song2023", "scm")
 
 
