@@ -225,8 +225,9 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
 # The default recipe is ECT, the best measured over the four toy tasks (benchmarks/consistency.py, one-step median W1
 # over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, input-feature network and batch
 # targets): ECT 3.3 / 2.8 / 4.7 / 11x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023 13 / 16 / 15 / 7.8x: ECT best on three
-# tasks, Song 2023 on the single Gaussian (before the batch target ECT scored 5.1 / 3.4 / 14.6 / 6.8x). With the plain MLP (x_features=0): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT 4.3 / 5.2 / 24.5 / 9.5x,
-# Song 2023 22 / 22 / 22 / 7.2x. None reaches the 2x of CD.
+# tasks, Song 2023 on the single Gaussian (before the batch target ECT scored 5.1 / 3.4 / 14.6 / 6.8x). With the
+# plain MLP (x_features=0): ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT 4.3 / 5.2 / 24.5 / 9.5x, Song 2023 22 / 22 / 22 / 7.2x.
+# None reaches the 2x of CD.
 def train_ct(task, *, recipe="ect", init=None, seed=0, **overrides):
     """Discrete consistency training without a teacher; returns the EMA consistency model with `.history`.
 

@@ -42,12 +42,13 @@ def pseudo_huber(a, b, c):
     return (((a - b) ** 2).sum(dim=1) + c**2).sqrt() - c
 
 
-# Reference-batch denoiser (stable target field, Xu et al. 2023, arXiv 2302.00670, Eq. 4; used for consistency
-# training by Stable Consistency Tuning, Wang et al. 2024, arXiv 2410.18958): E[x0 | x] estimated by self-normalised
-# weights w_j ~ N(x; x0_j, sigma^2 I) over a batch that contains x's own clean point. Small sigma: w -> its own x0
-# (the one-sample CT target); large sigma: the batch mean. Consistent as the batch grows, with far less variance.
+# Reference-batch denoiser (the target of the stable target field objective, Xu et al. 2023, arXiv 2302.00670; used
+# for consistency training by Stable Consistency Tuning, Wang et al. 2024, arXiv 2410.18958): E[x0 | x] by
+# self-normalised weights w_j ~ N(x; x0_j, sigma^2 I) over a batch that contains x's own clean point. Small sigma:
+# w -> its own x0 (the one-sample CT target); large sigma: the batch mean. Consistent as the batch grows, with far
+# less variance.
 def batch_denoiser(x, sigma, x_ref, allowed=None):
-    """x [..., B, D] (x_i made from x_ref[..., i, :]), sigma [..., B, 1], x_ref [..., R, D], R >= B; returns [..., B, D].
+    """x [..., B, D], x_i made from x_ref[..., i, :]; sigma [..., B, 1]; x_ref [..., R, D], R >= B. Returns [..., B, D].
 
     allowed: optional bool [..., B, R], which reference points may explain x_i (True on the diagonal: its own)."""
     log_w = -((x[..., :, None, :] - x_ref[..., None, :, :]) ** 2).sum(dim=-1) / (2 * sigma**2)
