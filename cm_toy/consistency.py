@@ -321,6 +321,9 @@ def _train_ect(task, *, init=None, seed=0, steps=6000, batch_size=256, lr=2e-3, 
     # reference batch), one-step three / two / uneven / single 3.25 / 2.75 / 4.66 / 11.3x vs 5.68 / 4.71 / 14.9 / 9.2x
     # without it, and the uneven task's mode-mass error 0.008 vs 0.076. The single Gaussian stays ECT's weak case.
     # With P_mean = 0.4, c = 0.3, 10,000 steps: 2.22 / 2.52 / 3.55 / 10.6x, over the 60 s budget with the EDM run.
+    # The single Gaussian's one-step map at sigma_max comes out with compressed tails (f(80 z) at z = -3 / 0 / 3:
+    # -0.03 / 1.03 / 1.38 against 0.40 / 1.00 / 1.60); training high t more often did not fix it (P_std 2.5: 14.8x,
+    # P_mean 0.4: 9.2x, 10,000 steps: 12.2x), while P_mean 0.4 alone helped three_gmm_1D (2.36x vs 3.25x). Open.
     pretrain_seconds = 0.0
     if init is None:
         init = train_edm(task, seed=seed, steps=edm_steps, hidden=hidden, depth=depth, progress=progress)
