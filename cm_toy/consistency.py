@@ -323,7 +323,9 @@ def _train_ect(task, *, init=None, seed=0, steps=6000, batch_size=256, lr=2e-3, 
     # With P_mean = 0.4, c = 0.3, 10,000 steps: 2.22 / 2.52 / 3.55 / 10.6x, over the 60 s budget with the EDM run.
     # The single Gaussian's one-step map at sigma_max comes out with compressed tails (f(80 z) at z = -3 / 0 / 3:
     # -0.03 / 1.03 / 1.38 against 0.40 / 1.00 / 1.60); training high t more often did not fix it (P_std 2.5: 14.8x,
-    # P_mean 0.4: 9.2x, 10,000 steps: 12.2x), while P_mean 0.4 alone helped three_gmm_1D (2.36x vs 3.25x). Open.
+    # P_mean 0.4: 9.2x, 10,000 steps: 12.2x). Open. P_mean = 0.4 on all four (same EDM models): 2.36 / 3.43 / 4.51 /
+    # 9.15x one-step, 1.23 / 1.23 / 1.54 / 2.50x two-step: better on three tasks in one step, not adopted at the end of
+    # session 4 (it would need every benchmark and notebook regenerated); a lead for the next change of defaults.
     pretrain_seconds = 0.0
     if init is None:
         init = train_edm(task, seed=seed, steps=edm_steps, hidden=hidden, depth=depth, progress=progress)
