@@ -14,9 +14,9 @@ from torch import nn
 from torch.func import jvp
 
 from .consistency import _as_denoiser, consistency_model
-from .losses import _reference_target
 from .data import get_dataset
 from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, _cosine_decay, train_edm
+from .losses import _reference_target
 from .networks import MLP, NoiseEmbedding, Precond
 from .train import train
 
