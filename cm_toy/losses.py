@@ -76,6 +76,16 @@ def _reference_target(x, sigma, x0, labels, null_label=None):
         return batch_denoiser(x.view(shape), sigma.view(shape), x0.view(shape), allowed).view(x0.shape)
 
 
+# CT's "teacher" step from x_t = x0 + t z down to level s: an Euler step of the PF-ODE, x_t + (s - t) (x_t - D) / t.
+# With the one-sample D = x0 it lands exactly at x0 + s z (Song et al. 2023, Eq. 10); reference_batch uses the
+# batch's estimate D = batch_denoiser(x_t, t, batch) instead.
+def _ct_step(x0, z, t, s, labels, reference_batch):
+    if not reference_batch:
+        return x0 + s * z
+    x_t = x0 + t * z
+    return x_t + (s - t) * (x_t - _reference_target(x_t, t, x0, labels)) / t
+
+
 def _resolve(value, step):
     return value(step) if callable(value) else value
 
@@ -110,11 +120,7 @@ def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_sc
     t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
-        x_n = x0 + t_n * z
-        if reference_batch:
-            x_next = x0 + t_next * z
-            x_n = x_next + (t_n - t_next) * (x_next - _reference_target(x_next, t_next, x0, labels)) / t_next
-        y = _call(target, x_n, t_n, labels)
+        y = _call(target, _ct_step(x0, z, t_next, t_n, labels, reference_batch), t_n, labels)
     return distance(_call(model, x0 + t_next * z, t_next, labels), y)
 
 
@@ -147,9 +153,6 @@ def ect_loss(model, x0, *, step=None, generator=None, labels=None, stage, P_mean
     r = ect_r(t, _resolve(stage, step), q, k, b).clamp_min(sigma_min)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
-        x_r = x0 + r * z
-        if reference_batch:  # Euler step of the PF-ODE, x_r = x_t + (r - t) (x_t - D(x_t, t)) / t
-            x_t = x0 + t * z
-            x_r = x_t + (r - t) * (x_t - _reference_target(x_t, t, x0, labels)) / t
+        x_r = _ct_step(x0, z, t, r, labels, reference_batch)
         y = _call(model, x_r, r, labels)  # f(x, sigma_min) = x exactly: the clean-data target
     return pseudo_huber(_call(model, x0 + t * z, t, labels), y, c) / (t - r)[:, 0]
