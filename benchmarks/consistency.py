@@ -6,9 +6,9 @@ against the exact target, next to the noise floor, and training time.
 Writes benchmarks/results/consistency.md. Each method trains with its library defaults (seed 0, one thread). W1 is
 given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a ratio to the noise
 floor (the median W1 of exact samples of the same size). Times are wall-clock on one thread; ECT's includes the EDM
-pretraining it starts from (the same EDM model also serves as the CD teacher). The last two rows per task are
-ablations of the reference-batch target: ECT with the one-sample target, and CD from a teacher trained on x0 (its
-time includes that teacher's training).
+pretraining it starts from (the same EDM model also serves as the CD teacher). The last three rows per task are
+ablations: the batch recipe started from the EDM model instead of fresh weights, ECT with the one-sample target
+instead of the batch's, and CD from a teacher trained on x0 (its time includes that teacher's training).
 """
 import os
 import sys
@@ -28,7 +28,9 @@ def methods(task, edm):
         init = edm if recipe == "ect" else None
         extra = edm.history.seconds if recipe == "ect" else 0.0
         yield f"CT {recipe}", lambda: cm_toy.train_ct(task, recipe=recipe, init=init, progress=False), extra
-    # Ablations of the reference-batch target (losses.batch_denoiser), each against the default above it.
+    # Ablations: the EDM init for the batch recipe; the reference-batch target (losses.batch_denoiser).
+    yield ("CT batch, from the EDM model (init=edm)",
+           lambda: cm_toy.train_ct(task, recipe="batch", init=edm, progress=False), edm.history.seconds)
     yield ("CT ect, one-sample target (reference_batch=False)",
            lambda: cm_toy.train_ct(task, recipe="ect", init=edm, reference_batch=False, progress=False),
            edm.history.seconds)

@@ -26,14 +26,14 @@ SIGMA_MAX = 80.0
 # seeds / noise floor, three / two / uneven / single: 0.67 / 1.12 / 1.47 / 1.31x with it, 1.03 / 1.25 / 1.91 / 1.32x
 # regressing on x0 (benchmarks/results/results.md before and after); uneven_two_gmm_1D over training seeds 0 / 1 / 2:
 # 1.44 / 1.35 / 1.28x (groups of all 1,024) against 1.91 / 1.95 / 1.37x. Cost: about 40% more time per step.
-# Conditional training can use it too (each labelled point is explained by its own class only, losses.py), but it is
-# off by default there: per-class W1 / class floor (median of 5), reference_batch=True vs False, conditional EDM on
-# uneven_two_gmm_1D 0.95 / 1.45x vs 1.24 / 2.40x, on ring8_2D better on 7 of 8 classes (1.32-2.25x vs 1.56-2.72x);
-# but the conditional CD students distilled from them were no better (uneven 1.46 / 5.09x vs 1.95 / 5.46x; ring8_2D
-# 3.6-6.8x vs 2.7-6.4x), and benchmarks/conditional.py and notebook 07 were measured without it.
+# Conditional training uses it too (each labelled point is explained by its own class only, losses.py): per-class W1
+# / class floor (median of 5), reference_batch=True vs False, conditional EDM on uneven_two_gmm_1D 0.95 / 1.45x vs
+# 1.24 / 2.40x, on ring8_2D better on 7 of 8 classes (1.32-2.25x vs 1.56-2.72x). The conditional CD students
+# distilled from them gain too, once they use the pseudo-Huber metric (train_cd_conditional, c = 0.03; session 5):
+# uneven 1.25 / 3.03x vs 1.52 / 3.61x from the x0-trained teacher (with squared L2: 1.46 / 5.09x vs 1.95 / 5.46x).
 def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0.999, hidden=128, depth=3,
               x_features=16, x_scale=1.0, sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, conditional=False,
-              label_dropout=0.1, reference_batch=None, device="cpu", progress=True):
+              label_dropout=0.1, reference_batch=True, device="cpu", progress=True):
     """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult).
 
     conditional: learn D(x, sigma, c) for the mixture component c, with the label replaced by the "no label" class
@@ -41,8 +41,8 @@ def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0
     denoiser, as classifier-free guidance needs (Ho & Salimans 2022, arXiv 2207.12598, Algorithm 1; p_uncond = 0.1).
     x_features, x_scale: the MLP's Fourier features of its input (networks.InputFeatures; 0 for none).
     reference_batch: regress on the batch's estimate of E[x0 | x] (losses.batch_denoiser, the stable target field of
-    Xu et al. 2023, arXiv 2302.00670) instead of on x0 itself. None: True for unconditional training, False for
-    conditional (True works there too, within each class). Measured: see the comment above the function.
+    Xu et al. 2023, arXiv 2302.00670) instead of on x0 itself; for conditional training, within each class. Measured:
+    see the comment above the function.
     The model also stores the classes' means and stds (class_means, class_stds) for the class-aware start of sampling.
     device: where the model lives and trains ("cuda" for a GPU); everything downstream follows the model's device.
     """
@@ -55,8 +55,6 @@ def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0
                   x_features=x_features, x_scale=x_scale)
         classes = dict(class_means=task.means, class_stds=task.stds) if conditional else {}
         model = Precond(net, sigma_data=sigma_data, **classes).to(device)
-    if reference_batch is None:
-        reference_batch = not conditional
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std, reference_batch=reference_batch)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
                    lr_schedule=_cosine_decay(steps), conditional=conditional, label_dropout=label_dropout, seed=seed,

@@ -86,6 +86,11 @@ def _ct_step(x0, z, t, s, labels, reference_batch):
     return x_t + (s - t) * (x_t - _reference_target(x_t, t, x0, labels)) / t
 
 
+def _batch_teacher(x0, labels):
+    """The batch as a denoiser D(x, sigma) for x of the batch's shape (row i made from x0[i])."""
+    return lambda x, sigma: _reference_target(x, sigma.expand(len(x), 1), x0, labels)
+
+
 def _resolve(value, step):
     return value(step) if callable(value) else value
 
@@ -115,13 +120,17 @@ def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, targe
 def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_scales,
             sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False):
     """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network.
-    reference_batch: True replaces x0 + t_n z by an Euler step with batch_denoiser (see ect_loss)."""
+
+    reference_batch: True replaces x0 + t_n z by a Heun step (the sampler's and cd_loss's step) of the PF-ODE whose
+    denoiser is batch_denoiser over the batch: distillation from the batch itself, no trained teacher."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
     t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    x_next = x0 + t_next * z
     with torch.no_grad():
-        y = _call(target, _ct_step(x0, z, t_next, t_n, labels, reference_batch), t_n, labels)
-    return distance(_call(model, x0 + t_next * z, t_next, labels), y)
+        x_hat = heun_step(_batch_teacher(x0, labels), x_next, t_next, t_n) if reference_batch else x0 + t_n * z
+        y = _call(target, x_hat, t_n, labels)
+    return distance(_call(model, x_next, t_next, labels), y)
 
 
 # Improved consistency training (Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3): the target is the student itself

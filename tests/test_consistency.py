@@ -164,7 +164,7 @@ def test_sampling_sigmas_and_bad_sigmas():
 
 
 def test_bad_teachers_and_recipes():
-    with pytest.raises(ValueError, match="valid choices: song2023, ict, ect"):
+    with pytest.raises(ValueError, match="valid choices: batch, song2023, ict, ect"):
         cm_toy.train_ct("two_gmm_1D", recipe="ctm")
     with pytest.raises(TypeError, match=r"D\(x"):
         cm_toy.train_cd("two_gmm_1D", lambda x: x, steps=1)
@@ -178,7 +178,7 @@ def test_bad_teachers_and_recipes():
         cm_toy.train_ct("two_gmm_1D", recipe="ict", no_such_option=1)
 
 
-@pytest.mark.parametrize("recipe", ["song2023", "ict", "ect"])
+@pytest.mark.parametrize("recipe", ["batch", "song2023", "ict", "ect"])
 def test_smoke_training_of_each_recipe(recipe):
     edm = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False)
     kw = dict(init=edm) if recipe == "ect" else {}

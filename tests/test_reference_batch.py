@@ -6,7 +6,7 @@ import torch
 
 import cm_toy
 from cm_toy import batch_denoiser, ct_loss, ect_loss, edm_loss, get_dataset
-from cm_toy.losses import REFERENCE_SIZE, _reference_target
+from cm_toy.losses import REFERENCE_SIZE, _batch_teacher, _reference_target
 
 
 def test_batch_denoiser_limits():
@@ -44,6 +44,22 @@ def test_reference_target_groups_and_variance():
     # Both targets have the exact denoiser as their mean given x; the batch estimate scatters far less around it.
     exact = task.denoise(x, 2.0)
     assert ((grouped - exact) ** 2).mean() < 0.1 * ((x0 - exact) ** 2).mean()
+
+
+def test_batch_heun_step_follows_the_exact_ode():
+    # ct_loss(reference_batch=True) steps from x_{n+1} with Heun and the batch denoiser: close to the step with the
+    # exact denoiser, where CT's one-sample landing point x0 + t_n z scatters around it by about the data's spread.
+    task = get_dataset("three_gmm_1D")
+    g = torch.Generator().manual_seed(3)
+    x0 = task.sample(4 * REFERENCE_SIZE, g)
+    z = torch.randn(x0.shape, generator=g)
+    for t, s in ((5.0, 4.0), (1.0, 0.8), (0.3, 0.25)):
+        t_, s_ = torch.full((len(x0), 1), t), torch.full((len(x0), 1), s)
+        exact = cm_toy.heun_step(lambda x, sigma: task.denoise(x, sigma).float(), x0 + t * z, t_, s_)
+        batch = cm_toy.heun_step(_batch_teacher(x0, None), x0 + t * z, t_, s_)
+        one_sample = x0 + s * z
+        err, spread = ((batch - exact) ** 2).mean().sqrt(), ((one_sample - exact) ** 2).mean().sqrt()
+        assert err < 0.2 * spread, (t, err, spread)
 
 
 def test_losses_with_reference_batch_run_and_refuse_labels():
