@@ -30,7 +30,9 @@ N, SEEDS, GUIDANCE = 10_000, range(5), (0.0, 0.5, 1.0, 2.0, 4.0)
 # (Those numbers are from the N(0, sigma_max^2) start. From the class-aware start, now the default, 16,000 steps give
 # seven of eight ring classes under 3x (class 5: 3.33x) and 1.10x / 2.29x on uneven_two_gmm_1D.) All of the above
 # used the plain MLP (x_features=0). With the input Fourier features, the default since: 16,000 steps give 1.28x /
-# 3.08x on uneven_two_gmm_1D and one of eight ring classes under 3x (2.5x to 6.3x), see results/conditional_tuned.md.
+# 3.08x on uneven_two_gmm_1D and one of eight ring classes under 3x (2.5x to 6.3x). Since session 5 (teacher trained
+# on the batch target, student with pseudo-Huber c = 0.03): 1.10x / 2.63x on uneven_two_gmm_1D and one ring class
+# under 3x (2.83x to 4.47x), see results/conditional_tuned.md.
 TUNED = {"uneven_two_gmm_1D": dict(steps=16_000), "ring8_2D": dict(steps=16_000)}
 SIGMAS = torch.cat([cm_toy.karras_sigmas(64, cm_toy.SIGMA_MIN, cm_toy.SIGMA_MAX, 7.0), torch.zeros(1)])
 

@@ -58,7 +58,9 @@ __all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", 
 # seeds / floor, three / two / uneven / single (benchmarks/results/continuous.md): 2.67 / 2.81 / 5.02 / 9.65x and
 # 1.56 / 1.60 / 2.23 / 1.73x, against 4.68 / 6.24 / 6.48 / 9.70x and 4.06 / 2.73 / 3.24 / 2.16x with z. Better on
 # three tasks, even on the single Gaussian, and still above the 2.5x target: the boundary condition's slow upward
-# propagation (above) remains the limit.
+# propagation (above) remains the limit. Session 5, same EDM models (one-step median W1 / floor): lr 2e-3 three 2.50x,
+# single 6.85x, but two_gmm 6.61x; P_mean 0.4 three 3.35x, single 6.15x. Defaults unchanged. The discrete recipe
+# train_ct(recipe="batch") uses the same batch denoiser with finite Heun steps over 40 levels and reaches 1.2-1.6x.
 CONTINUOUS_RECIPES = ("song2023", "scm")
 
 
