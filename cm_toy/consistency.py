@@ -223,10 +223,10 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
 
 
 # The default recipe is "batch", the best measured over the four toy tasks (benchmarks/consistency.py, one-step median
-# W1 over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, training seed 0; scratch runs of
-# session 5): batch 1.24 / 1.43 / 1.61 / 1.19x, ECT 3.3 / 2.8 / 4.7 / 11x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023
-# 13 / 16 / 15 / 7.8x. With the plain MLP (x_features=0) and before the batch targets: ECT 8.4 / 7.3 / 18.7 / 4.8x,
-# iCT 4.3 / 5.2 / 24.5 / 9.5x, Song 2023 22 / 22 / 22 / 7.2x.
+# W1 over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, training seed 0): batch 1.24 /
+# 1.43 / 1.61 / 1.19x, ECT 3.3 / 2.8 / 4.7 / 11x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023 13 / 16 / 15 / 7.8x. With the
+# plain MLP (x_features=0) and before the batch targets: ECT 8.4 / 7.3 / 18.7 / 4.8x, iCT 4.3 / 5.2 / 24.5 / 9.5x,
+# Song 2023 22 / 22 / 22 / 7.2x.
 def train_ct(task, *, recipe="batch", init=None, seed=0, **overrides):
     """Discrete consistency training without a teacher; returns the EMA consistency model with `.history`.
 
@@ -250,12 +250,13 @@ def train_ct(task, *, recipe="batch", init=None, seed=0, **overrides):
 # stable target field of Xu et al. 2023, arXiv 2302.00670, which Stable Consistency Tuning, Wang et al. 2024,
 # arXiv 2410.18958, uses for CT). No trained model enters the target, so this is consistency training; everything
 # else is train_cd's setup (N = 40 levels, target EMA 0.95, pseudo-Huber c = 0.03, 8,000 steps of 256 at lr 8e-3).
-# Measured (session 5, scratch runs, one-step / two-step median W1 / noise floor, three / two / uneven / single):
-# fresh weights 1.24 / 1.43 / 1.61 / 1.19x and 1.51 / 1.33 / 1.50 / 1.03x; started from the EDM model 1.16 / 1.45 /
-# 1.46 / 1.43x (so the default starts fresh: no EDM run needed); training seeds 1 and 2 from the EDM model on
-# three_gmm_1D 1.06 / 1.18x. The same loss with the Euler step (x_t + (t_n - t_{n+1}) (x_t - D) / t_{n+1}) instead
-# of Heun: 4.00 / 4.04 / 3.08 / 5.42x: with 40 levels, Euler's error is the bias; ECT avoids it with tiny steps,
-# whose long chain leaves errors at high sigma (ECT's single Gaussian: 11x) that this coarse, accurate chain does not.
+# Measured (benchmarks/results/consistency.md, one-step / two-step median W1 / noise floor, three / two / uneven /
+# single): fresh weights 1.24 / 1.43 / 1.61 / 1.19x and 1.51 / 1.33 / 1.50 / 1.03x; started from the EDM model 1.16 /
+# 1.45 / 1.46 / 1.43x (so the default starts fresh: no EDM run needed). Scratch runs: training seeds 1 and 2 from the
+# EDM model on three_gmm_1D 1.06 / 1.18x; the same loss with the Euler step x_t + (t_n - t_{n+1}) (x_t - D) / t_{n+1}
+# instead of Heun 4.00 / 4.04 / 3.08 / 5.42x: with 40 levels, Euler's error is the bias; ECT avoids it with tiny
+# steps, whose long chain leaves errors at high sigma (ECT's single Gaussian: 11x) that this coarse, accurate chain
+# does not.
 def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
                  target_decay=0.95, c=0.03, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
                  sigma_max=SIGMA_MAX, rho=7.0, progress=True):
