@@ -209,13 +209,22 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
                          f"depth={init.net.depth}: the student starts from init's weights and keeps its shape; "
                          f"pass init=None for a fresh network of another size, or leave hidden and depth out")
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
+    loss = functools.partial(cd_loss, teacher=denoiser, num_scales=num_scales, sigma_min=sigma_min,
+                             sigma_max=sigma_max, rho=rho)
+    return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
+                              lr=lr, ema_decay=ema_decay, seed=seed, progress=progress, desc="CD")
+
+
+def _train_with_target(model, loss, task, *, c, target_decay, steps, batch_size, lr, ema_decay, seed, progress, desc):
+    """The loop of CD and of the batch recipe: a target network (EMA of the model with a fixed decay), the pseudo-Huber
+    metric (squared L2 for c None), cosine learning-rate decay; loss is cd_loss or ct_loss without target and
+    distance. Returns the EMA model."""
     target = copy.deepcopy(model).requires_grad_(False)
     distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
-    loss = functools.partial(cd_loss, teacher=denoiser, target=target, num_scales=num_scales, sigma_min=sigma_min,
-                             sigma_max=sigma_max, rho=rho, distance=distance)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
+    result = train(model, functools.partial(loss, target=target, distance=distance), task, steps=steps,
+                   batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
                    target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), seed=seed,
-                   progress=progress, desc="CD")
+                   progress=progress, desc=desc)
     return _finish(result)
 
 
@@ -262,14 +271,10 @@ def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3
                  sigma_max=SIGMA_MAX, rho=7.0, progress=True):
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
                               sigma_min=sigma_min, seed=seed)
-    target = copy.deepcopy(model).requires_grad_(False)
-    distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
-    loss = functools.partial(ct_loss, target=target, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max,
-                             rho=rho, distance=distance, reference_batch=True)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), seed=seed,
-                   progress=progress, desc="CT (batch)")
-    return _finish(result)
+    loss = functools.partial(ct_loss, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
+                             reference_batch=True)
+    return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
+                              lr=lr, ema_decay=ema_decay, seed=seed, progress=progress, desc="CT (batch)")
 
 
 def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1e-3, ema_decay=0.999, s0=10, s1=150,
