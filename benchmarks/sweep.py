@@ -11,7 +11,8 @@ last axis retrains the base with training seeds 1 and 2: the run-to-run spread t
 The network is the library's MLP (width 128, depth 3) with Fourier features of its input x_in (x_features=16 at
 x_scale=1, networks.InputFeatures; Tancik et al. 2020, arXiv 2006.10739). The x_features axis (0 = x_in alone, the
 network before those features) and the x_scale axis change them; the metric axis swaps train_cd's pseudo-Huber
-c = 0.03 for squared L2.
+c = 0.03 for squared L2; the levels axis draws the training levels uniformly (Song et al. 2023) or from iCT's
+log-normal with another P_mean (the base: P_mean = -0.5, P_std = 2).
 
 Budget: every setting trains for BASE_STEPS = 2,000 steps (a quarter of the library default, 8,000) so the whole
 sweep fits in about 15 minutes on a loaded 2-core machine; the steps axis adds 1,000, 3,000, 4,000 and the library's
@@ -48,6 +49,8 @@ SETTINGS += [("sigma_max", v, dict(sigma_max=v)) for v in (1.0, 10.0)]  # 80 is 
 SETTINGS += [("sigma_data", v, dict(sigma_data=v)) for v in (0.5, 2.0)]  # 1 is the base
 SETTINGS += [("num_scales", v, dict(num_scales=v)) for v in (10, 20, 80)]  # 40 is the base
 SETTINGS += [("metric", "squared L2", dict(c=None))]  # pseudo-Huber c = 0.03 is the base
+SETTINGS += [("levels P_mean", "uniform", dict(P_mean=None))]  # log-normal P_mean = -0.5 is the base
+SETTINGS += [("levels P_mean", v, dict(P_mean=v)) for v in (-1.1, 0.0)]
 SETTINGS += [("target_decay", v, dict(target_decay=v)) for v in (0.0, 0.99)]  # 0.95 is the base
 SETTINGS += [("x_features", v, dict(x_features=v)) for v in (0, 8, 32)]  # 16 is the base; 0: x_in alone
 SETTINGS += [("x_scale", v, dict(x_scale=v)) for v in (0.5, 2.0, 4.0)]  # 1 is the base
@@ -55,7 +58,7 @@ SETTINGS += [("hidden (fresh init)", v, dict(hidden=v, init=None)) for v in (64,
 SETTINGS += [("steps", v, dict(steps=v)) for v in (1000, 3000, 4000, 8000)]  # 2000 is the base; 8000 the library's
 SETTINGS += [("seed (training)", v, dict(seed=v)) for v in (1, 2)]  # 0 is the base: the run-to-run spread
 BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="pseudo-Huber c=0.03", target_decay=0.95,
-                   x_features=16, x_scale=1.0, steps=BASE_STEPS)  # where the base sits on each axis
+                   x_features=16, x_scale=1.0, steps=BASE_STEPS, **{"levels P_mean": -0.5})  # the base on each axis
 
 
 def key(axis, value):

@@ -1,7 +1,7 @@
 """cm_toy: consistency models taught on toy distributions with exact ground truth."""
 from . import plots, widgets
-from .consistency import (RECIPES, consistency_model, exact_consistency, sample_consistency, sampling_sigmas,
-                          train_cd, train_ct)
+from .consistency import (RECIPES, consistency_model, exact_consistency, sample_consistency, sample_exact_consistency,
+                          sampling_sigmas, train_cd, train_ct)
 from .data import GaussianMixture, get_dataset, list_datasets, register_dataset
 from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, sample_edm, train_edm
 from .losses import batch_denoiser, cd_loss, ct_loss, ect_loss, edm_loss, ict_loss, pseudo_huber, squared_l2
@@ -25,7 +25,8 @@ __all__ = [
     "train", "ema_update", "TrainResult",
     "euler_step", "heun_step", "euler_sampler", "heun_sampler", "consistency_sampler",
     "train_edm", "sample_edm", "SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX",
-    "exact_consistency", "sample_consistency", "sampling_sigmas", "consistency_model", "train_cd", "train_ct",
+    "exact_consistency", "sample_consistency", "sample_exact_consistency", "sampling_sigmas", "consistency_model",
+    "train_cd", "train_ct",
     "RECIPES",
     "evaluate", "evaluate_seeds", "noise_floor", "plots", "widgets",
     "TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", "scm_loss", "scm_tangent",

@@ -13,8 +13,8 @@ from .samplers import consistency_sampler, heun_step
 from .schedules import check_sigmas, ict_num_scales, song2023_num_scales, song2023_target_decay
 from .train import train
 
-__all__ = ["exact_consistency", "sample_consistency", "sampling_sigmas", "consistency_model", "train_cd", "train_ct",
-           "RECIPES"]
+__all__ = ["exact_consistency", "sample_consistency", "sample_exact_consistency", "sampling_sigmas",
+           "consistency_model", "train_cd", "train_ct", "RECIPES"]
 
 RECIPES = ("batch", "song2023", "ict", "ect")  # train_ct recipes; the default ("batch") is the one that measured best
 
@@ -107,6 +107,25 @@ def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=
                                return_trajectory=return_trajectory)
 
 
+def sample_exact_consistency(task, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, sigma_min=SIGMA_MIN):
+    """What a perfect consistency model samples: sample_consistency's algorithm, levels and noise (the same seed gives
+    the same z), with exact_consistency as f. Its samples follow the task exactly, so its score is the noise floor
+    of exactly these noise draws: the reference a trained model's score with the same seed should be read against."""
+    task = get_dataset(task)
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
+    if sigmas is None:
+        sigmas = sampling_sigmas(num_steps, sigma_max=sigma_max)
+    else:
+        sigmas = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float32), sigma_min, sigma_max)
+        if num_steps != 1 and num_steps != len(sigmas):
+            raise ValueError(f"num_steps={num_steps} but {len(sigmas)} sigmas given; give one or the other")
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(int(n), task.dim, generator=generator)
+    f = lambda x, sigma: exact_consistency(task, x, sigma, sigma_min=sigma_min)
+    return consistency_sampler(f, noise, sigmas, sigma_min=sigma_min, generator=generator)
+
+
 # ----- models and teachers -------------------------------------------------------------------------------------------
 
 
@@ -180,9 +199,22 @@ def _finish(result):
 # the EMA warm-up min(decay, (1 + k) / (10 + k)) stays below 0.999), nor 1,024 x 4,000 steps (2.8x), lr 1.6e-2
 # (1.84x), target decay 0.9 (1.92x) or N = 80 (2.3x) helped the gap mass (5.3-11.9x). Only more steps do: 16,000 gave
 # 1.34x with gap mass 6.4x, at twice the time budget.
+# Levels (session 6): the interval [t_n, t_{n+1}] is drawn from iCT's discretised log-normal (Song & Dhariwal 2023,
+# arXiv 2310.14189, Sec. 3.5) with P_std = 2 and P_mean = -0.5, between iCT's -1.1 (for sigma_data = 0.5) and that
+# shifted by ln 2 for our sigma_data = 1. Uniform draws over the N - 1 intervals (Algorithm 2) spend half the batch
+# above sigma = 2.8, where f barely changes, and few where the one-step map's jumps between modes form (sigma about 0.2
+# to 1: the excess gap mass of f(x_sigma, sigma) rose from 1.4x to 3.0x between those levels and stayed there above).
+# Scratch runs from the same EDM teachers, one-step median W1 / floor and gap mass / its true value, three / two /
+# uneven / single: 0.99 / 1.29 / 1.66 / 1.34x and 2.9 / 1.3 / 2.9 / 1.0x, against uniform 1.11 / 1.31 / 1.70 / 1.39x
+# and 3.7 / 1.9 / 2.7 / 0.8x. On three_gmm_1D: P_mean -1.1 / 0: 0.99 / 1.04x, gap 3.0 / 3.2x; P_std 1.5: 1.14x, gap
+# 3.4x; P_std 1: gap 2.0x but 10.6x W1 (the high levels starve); N = 60: gap 3.6x; 10 levels bridged by 4 Heun steps of
+# the teacher each: gap 2.5x but two-step 5.2x (f is trained at too few levels). Training seeds 1 / 2: three_gmm 1.01 /
+# 0.95x, gap 3.0 / 2.8x; uneven 1.71 / 1.86x, gap 3.2 / 3.1x: the 3x line is crossed by run-to-run spread. A
+# regression of f on the exact f* at the same levels, same network and budget, reaches gap 1.8x: the network can
+# represent the jumps; the consistency loss is what blurs them.
 def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
-             target_decay=0.95, c=0.03, init="teacher", hidden=None, depth=None, sigma_min=SIGMA_MIN,
-             sigma_max=SIGMA_MAX, rho=7.0, progress=True):
+             target_decay=0.95, c=0.03, P_mean=-0.5, P_std=2.0, init="teacher", hidden=None, depth=None,
+             sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0, progress=True):
     """Consistency distillation (Song et al. 2023, Algorithm 2) of a teacher denoiser; returns the EMA model with
     `.history` (a TrainResult).
 
@@ -190,6 +222,7 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
     num_scales: N levels of the Karras grid (rho = 7) the teacher steps between (CIFAR-10: 18).
     target_decay: the target network's EMA mu (paper: 0.95); 0 makes the target the student under stop-gradient.
     c: the pseudo-Huber constant (Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3.3); None for squared L2.
+    P_mean, P_std: the levels' discretised log-normal (iCT, Sec. 3.5); P_mean=None draws them uniformly (the paper).
     init: "teacher" starts from the teacher's weights when it is a Precond (as the paper's code does), else fresh;
     None for fresh weights; or any trained Precond.
     hidden, depth: the MLP's size for a fresh network (default 128, 3); a network started from init keeps init's
@@ -210,7 +243,7 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
                          f"pass init=None for a fresh network of another size, or leave hidden and depth out")
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
     loss = functools.partial(cd_loss, teacher=denoiser, num_scales=num_scales, sigma_min=sigma_min,
-                             sigma_max=sigma_max, rho=rho)
+                             sigma_max=sigma_max, rho=rho, P_mean=P_mean, P_std=P_std)
     return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
                               lr=lr, ema_decay=ema_decay, seed=seed, progress=progress, desc="CD")
 
@@ -265,14 +298,19 @@ def train_ct(task, *, recipe="batch", init=None, seed=0, **overrides):
 # EDM model on three_gmm_1D 1.06 / 1.18x; the same loss with the Euler step x_t + (t_n - t_{n+1}) (x_t - D) / t_{n+1}
 # instead of Heun 4.00 / 4.04 / 3.08 / 5.42x: with 40 levels, Euler's error is the bias; ECT avoids it with tiny
 # steps, whose long chain leaves errors at high sigma (ECT's single Gaussian: 11x) that this coarse, accurate chain
-# does not.
+# does not. Session 6 (scratch): CD's log-normal levels (P_mean -1.1, P_std 2) help here on two / uneven (1.33 / 1.54x)
+# and three_gmm (P_mean -0.5: 1.15x) but not on single (1.47x) and leave the gap mass where it was (6.3x on three_gmm),
+# so levels stay uniform. The gap mass comes from the batch's denoiser between modes, where few batch points are near
+# and each sample's own x0 dominates the estimate: with 2,048 reference points (the batch plus fresh samples) it fell to
+# 4.5x at 3.5x the time; pseudo-Huber c = 0.01 / 0.003 (6.5 / 5.9x), x_scale 2 / 4 (7.2 / 6.9x) and 64 input features
+# (5.0x) did not reach 3x.
 def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
-                 target_decay=0.95, c=0.03, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
-                 sigma_max=SIGMA_MAX, rho=7.0, progress=True):
+                 target_decay=0.95, c=0.03, P_mean=None, P_std=2.0, hidden=128, depth=3, x_features=16, x_scale=1.0,
+                 sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0, progress=True):
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
-                              sigma_min=sigma_min, seed=seed)
+                              x_scale=x_scale, sigma_min=sigma_min, seed=seed)
     loss = functools.partial(ct_loss, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
-                             reference_batch=True)
+                             reference_batch=True, P_mean=P_mean, P_std=P_std)
     return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
                               lr=lr, ema_decay=ema_decay, seed=seed, progress=progress, desc="CT (batch)")
 

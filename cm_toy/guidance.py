@@ -160,18 +160,20 @@ def class_prior_sample(classes, labels, noise, sigma_max=SIGMA_MAX):
 # c = 0.03 (pseudo-Huber, as train_cd) since session 5; before, squared L2. Per-class one-step median W1 / class floor,
 # training seed 0, teachers trained with the batch target (train_edm's default): uneven_two_gmm_1D 1.25 / 3.03x vs
 # 1.46 / 5.09x; ring8_2D 3.2-5.1x vs 3.6-6.8x (16,000 steps: 2.8-4.5x); three_gmm_1D 2.17 / 1.87 / 1.94x vs 2.65 /
-# 2.14 / 1.95x.
+# 2.14 / 1.95x. train_cd's log-normal levels (P_mean -0.5, P_std 2; session 6) did not help here: ring8_2D per-class
+# 2.6-4.8x vs 3.2-5.1x uniform, better on 3 of 8 classes; so P_mean stays None (uniform) for conditional CD.
 def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed=0, steps=8000, batch_size=256,
-                         lr=8e-3, ema_decay=0.999, num_scales=40, target_decay=0.95, c=0.03, init="teacher",
-                         hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0, progress=True):
+                         lr=8e-3, ema_decay=0.999, num_scales=40, target_decay=0.95, c=0.03, P_mean=None, P_std=2.0,
+                         init="teacher", hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
+                         progress=True):
     """Class-conditional consistency distillation (Song et al. 2023, Algorithm 2) of a guided teacher.
 
     The teacher's ODE step uses the guided denoiser D_w(x, sigma, c) (Ho & Salimans 2022, Eq. 6) with the batch's
     labels, so the student f(x, sigma, c) learns the guided PF-ODE of a fixed w in one step; labels dropped to "no
     label" (probability label_dropout) make the teacher unconditional (D_w = D there) and teach f the unconditional
     map too. teacher: a conditional EDM model (train_edm(task, conditional=True)) or "exact" (exact_guided_denoiser).
-    The other arguments and defaults are train_cd's (c: the pseudo-Huber constant, None for squared L2). Returns the
-    EMA model with `.history`.
+    The other arguments and defaults are train_cd's (c: the pseudo-Huber constant, None for squared L2), except the
+    levels: drawn uniformly (P_mean=None) unless P_mean is given. Returns the EMA model with `.history`.
     """
     task = get_dataset(task)
     K = task.num_components
@@ -205,7 +207,8 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
         else:
             guided = Guided(teacher, labels, guidance, n=len(x0))
         return cd_loss(student, x0, step=step, generator=generator, labels=labels, teacher=guided, target=target,
-                       num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, distance=distance)
+                       num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, distance=distance,
+                       P_mean=P_mean, P_std=P_std)
 
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
                    target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), conditional=True,

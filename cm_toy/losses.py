@@ -95,8 +95,15 @@ def _resolve(value, step):
     return value(step) if callable(value) else value
 
 
-def _uniform_pairs(sigmas, n, generator, device):
-    i = torch.randint(0, len(sigmas) - 1, (n,), generator=generator, device=device)
+# Which interval [t_n, t_{n+1}] of the increasing grid each sample trains: uniform over the N - 1 intervals (Song et
+# al. 2023, Algorithms 2 and 3) when P_mean is None, else iCT's discretised log-normal (Song & Dhariwal 2023,
+# arXiv 2310.14189, Sec. 3.5; schedules.lognormal_interval_probs).
+def _level_pairs(sigmas, n, generator, P_mean=None, P_std=2.0):
+    if P_mean is None:
+        i = torch.randint(0, len(sigmas) - 1, (n,), generator=generator, device=sigmas.device)
+    else:
+        probs = lognormal_interval_probs(sigmas, P_mean, P_std).to(sigmas)
+        i = torch.multinomial(probs, n, replacement=True, generator=generator)
     return sigmas[i][:, None], sigmas[i + 1][:, None]
 
 
@@ -104,10 +111,12 @@ def _uniform_pairs(sigmas, n, generator, device):
 # x_hat_n = one Heun step of the teacher's PF-ODE from t_{n+1} to t_n,
 # loss d(f(x_{n+1}, t_{n+1}), f_target(x_hat_n, t_n)).
 def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, target, num_scales=18,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2):
-    """teacher: a denoiser D(x, sigma [B, 1]); target: the target network (EMA of model, or model itself for mu = 0)."""
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, P_mean=None, P_std=2.0):
+    """teacher: a denoiser D(x, sigma [B, 1]); target: the target network (EMA of model, or model itself for mu = 0).
+
+    P_mean, P_std: None draws n uniformly (the paper); numbers draw the interval from iCT's discretised log-normal."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
+    t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     x_next = x0 + t_next * z
     with torch.no_grad():
@@ -118,13 +127,15 @@ def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, targe
 
 # Consistency training (Song et al. 2023, Algorithm 3 and Eq. 10): as cd_loss with x_hat_n = x0 + t_n z.
 def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_scales,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False):
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False, P_mean=None,
+            P_std=2.0):
     """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network.
 
     reference_batch: True replaces x0 + t_n z by a Heun step (the sampler's and cd_loss's step) of the PF-ODE whose
-    denoiser is batch_denoiser over the batch: distillation from the batch itself, no trained teacher."""
+    denoiser is batch_denoiser over the batch: distillation from the batch itself, no trained teacher.
+    P_mean, P_std: as for cd_loss."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    t_n, t_next = _uniform_pairs(sigmas, len(x0), generator, x0.device)
+    t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     x_next = x0 + t_next * z
     with torch.no_grad():
@@ -139,9 +150,7 @@ def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_sc
 def ict_loss(model, x0, *, step=None, generator=None, labels=None, num_scales, P_mean=-1.1, P_std=2.0, c=0.03,
              sigma_min=0.002, sigma_max=80.0, rho=7.0):
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    probs = lognormal_interval_probs(sigmas, P_mean, P_std).to(x0)
-    i = torch.multinomial(probs, len(x0), replacement=True, generator=generator)
-    t_n, t_next = sigmas[i][:, None], sigmas[i + 1][:, None]
+    t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
         y = _call(model, x0 + t_n * z, t_n, labels)

@@ -223,3 +223,36 @@ def test_train_cd_rejects_a_size_that_the_teacher_init_cannot_have():
     assert (fresh.net.hidden, fresh.net.depth) == (16, 1)
     default = cm_toy.train_cd("two_gmm_1D", "exact", steps=2, batch_size=16, progress=False)
     assert (default.net.hidden, default.net.depth) == (128, 3)
+
+
+def test_sample_exact_consistency_follows_the_task_with_sample_consistencys_noise(gaussian):
+    # One step is f*(sigma_max z) with the z that sample_consistency draws for the same seed: on the single Gaussian,
+    # the closed form of f* applied to that z.
+    z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(3))
+    got = cm_toy.sample_exact_consistency(gaussian, 2000, seed=3)
+    assert (got - f_star(80.0 * z, 80.0)).abs().max() < 1e-3
+    # One and two steps of the exact function sample the task itself: KS within its 99.9% band for n = 20,000 draws.
+    task = get_dataset("three_gmm_1D")
+    for num_steps in (1, 2):
+        samples = cm_toy.sample_exact_consistency(task, 20_000, num_steps=num_steps, seed=1)
+        assert cm_toy.evaluate(samples, task)["ks"] < 1.95 / math.sqrt(20_000)
+    with pytest.raises(ValueError, match="num_steps must be an integer >= 1"):
+        cm_toy.sample_exact_consistency(task, 10, num_steps=0)
+    with pytest.raises(ValueError, match="decreasing"):
+        cm_toy.sample_exact_consistency(task, 10, sigmas=[1.0, 5.0])
+
+
+def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
+    from cm_toy.losses import _level_pairs
+    sigmas = consistency_sigmas(40)
+    g = torch.Generator().manual_seed(0)
+    n = 200_000
+    for P_mean, expected in ((None, torch.full((39,), 1 / 39, dtype=torch.float64)),
+                             (-0.5, lognormal_interval_probs(sigmas, -0.5, 2.0))):
+        t_n, t_next = _level_pairs(sigmas, n, g, P_mean, 2.0)
+        i = torch.searchsorted(sigmas, t_n.flatten())
+        assert torch.equal(sigmas[i + 1], t_next.flatten())  # neighbouring levels, t_n < t_{n+1}
+        freq = torch.bincount(i, minlength=39).double() / n
+        assert (freq - expected).abs().max() < 5 * (expected * (1 - expected) / n).sqrt().max()
+    # The log-normal spends far less of the batch above sigma = 2.8 than uniform draws do (about half).
+    assert lognormal_interval_probs(sigmas, -0.5, 2.0)[sigmas[:-1] > 2.8].sum() < 0.35
