@@ -83,6 +83,18 @@ def sampling_sigmas(num_steps, *, sigma_max=SIGMA_MAX, sigma_high=SAMPLING_SIGMA
     return torch.cat([torch.tensor([float(sigma_max)]), rest.exp().reshape(-1)])
 
 
+def _levels(num_steps, sigmas, sigma_min, sigma_max):
+    """The sampling levels: sampling_sigmas(num_steps), or explicit sigmas checked against [sigma_min, sigma_max]."""
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
+    if sigmas is None:
+        return sampling_sigmas(num_steps, sigma_max=sigma_max)
+    sigmas = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float32), sigma_min, sigma_max)
+    if num_steps != 1 and num_steps != len(sigmas):
+        raise ValueError(f"num_steps={num_steps} but {len(sigmas)} sigmas given; give one or the other")
+    return sigmas
+
+
 def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, return_trajectory=False):
     """n samples from a consistency model with Algorithm 1 of Song et al. 2023; [n, D].
 
@@ -92,15 +104,8 @@ def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=
     """
     if not (isinstance(model, Precond) and model.is_consistency):
         raise TypeError("model must be a consistency model: a Precond with sigma_min > 0 (from train_cd / train_ct)")
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
     device = next(model.parameters()).device
-    if sigmas is None:
-        sigmas = sampling_sigmas(num_steps, sigma_max=sigma_max)
-    else:
-        sigmas = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float32), model.sigma_min, sigma_max)
-        if num_steps != 1 and num_steps != len(sigmas):
-            raise ValueError(f"num_steps={num_steps} but {len(sigmas)} sigmas given; give one or the other")
+    sigmas = _levels(num_steps, sigmas, model.sigma_min, sigma_max)
     generator = torch.Generator(device).manual_seed(seed)
     noise = torch.randn(int(n), model.net.dim, generator=generator, device=device)
     return consistency_sampler(model, noise, sigmas.to(device), generator=generator,
@@ -112,14 +117,7 @@ def sample_exact_consistency(task, n, *, num_steps=1, sigmas=None, seed=0, sigma
     the same z), with exact_consistency as f. Its samples follow the task exactly, so its score is the noise floor
     of exactly these noise draws: the reference a trained model's score with the same seed should be read against."""
     task = get_dataset(task)
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
-    if sigmas is None:
-        sigmas = sampling_sigmas(num_steps, sigma_max=sigma_max)
-    else:
-        sigmas = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float32), sigma_min, sigma_max)
-        if num_steps != 1 and num_steps != len(sigmas):
-            raise ValueError(f"num_steps={num_steps} but {len(sigmas)} sigmas given; give one or the other")
+    sigmas = _levels(num_steps, sigmas, sigma_min, sigma_max)
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn(int(n), task.dim, generator=generator)
     f = lambda x, sigma: exact_consistency(task, x, sigma, sigma_min=sigma_min)
