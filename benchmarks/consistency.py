@@ -81,9 +81,9 @@ def run(task):
 
 def table(task, floor, floor_big, rows):
     f, fb = floor["w1"], floor_big["w1"]
-    lines = [f"### {task}: noise floor W1 {f:.4f} (n = 100,000: {fb:.4f}), true gap mass {floor['gap_mass_true']:.4f}",
-             "",
-             "| method | steps | W1 seed 0 (x floor) | W1 median of 5 (x floor) | W1 n = 100,000 (x its floor) "
+    lines = [f"### {task}: noise floor W1 {f:.4f} (n = {N_BIG:,}: {fb:.4f}), true gap mass "
+             f"{floor['gap_mass_true']:.4f}", "",
+             f"| method | steps | W1 seed 0 (x floor) | W1 median of 5 (x floor) | W1 n = {N_BIG:,} (x its floor) "
              "| gap mass (x true) | mode mass err | std ratio | train s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:

@@ -58,7 +58,8 @@ SETTINGS += [("hidden (fresh init)", v, dict(hidden=v, init=None)) for v in (64,
 SETTINGS += [("steps", v, dict(steps=v)) for v in (1000, 3000, 4000, 8000)]  # 2000 is the base; 8000 the library's
 SETTINGS += [("seed (training)", v, dict(seed=v)) for v in (1, 2)]  # 0 is the base: the run-to-run spread
 BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="pseudo-Huber c=0.03", target_decay=0.95,
-                   x_features=16, x_scale=1.0, steps=BASE_STEPS, **{"levels P_mean": -0.5})  # the base on each axis
+                   x_features=16, x_scale=1.0, steps=BASE_STEPS, **{"levels P_mean": -0.5, "seed (training)": 0})
+# (where the base sits on each axis; notebook 08 reads it from sweep.json's _meta)
 
 
 def key(axis, value):
@@ -87,7 +88,8 @@ def run(force=False):
     cache = {k: v for k, v in load().items() if k in valid}
     floor = cm_toy.noise_floor(TASK, N)
     cache["_meta"] = dict(task=TASK, seed=SEED, n=N, sampling_seeds=list(SEEDS), base_steps=BASE_STEPS,
-                          floor_w1=floor["w1"], gap_mass_true=floor["gap_mass_true"], threads=1)
+                          base_values=BASE_VALUES, floor_w1=floor["w1"], gap_mass_true=floor["gap_mass_true"],
+                          threads=1)
     teachers = {}
     for axis, value, overrides in SETTINGS:
         k = key(axis, value)
