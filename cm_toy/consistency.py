@@ -95,12 +95,40 @@ def _levels(num_steps, sigmas, sigma_min, sigma_max):
     return sigmas
 
 
-def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, return_trajectory=False):
+# Where the first step starts. Algorithm 1 of Song et al. 2023 draws x_T ~ N(0, T^2 I), but the noisy data at level T
+# is the data convolved with N(0, T^2 I) (Karras et al. 2022, arXiv 2206.00364, Eq. 1), whose mean is the data's mean m
+# and whose per-coordinate variance is T^2 + s^2 (s: the data's std); matching these two moments leaves an error of
+# order T^-3. The consistency function carries p_T onto the data (in 1D quantiles onto quantiles), so a start whose
+# mean is off by m / T in units of the noise moves mass across the whole distribution. Measured with T = 80
+# (benchmarks/results/start.md, W1 median of 5 sampling seeds / floor, n = 100,000, paper's start -> matched): the
+# exact f* 2.47x -> 1.34x on uneven_two_gmm_1D (m = -0.6) and 3.04x -> 1.14x on single_gaussian_1D (m = 1); the
+# default CD model 3.96x -> 3.14x (two steps 3.79x -> 1.90x) on the uneven task, but 2.89x -> 3.05x on the single
+# Gaussian, whose own offset the paper's start had partly cancelled (at n = 10,000: 1.34x -> 1.20x). Tasks with m = 0
+# are unchanged. So the paper's start stays the default and the matched one is an argument.
+def _start(noise, T, data_mean, data_std):
+    """noise [n, D] turned into x_T / T for x_T ~ N(data_mean, (T^2 + data_std^2) I), the samplers' input."""
+    mean = torch.as_tensor(data_mean, dtype=noise.dtype, device=noise.device)
+    std = torch.as_tensor(data_std, dtype=noise.dtype, device=noise.device)
+    for name, value in (("data_mean", mean), ("data_std", std)):
+        if value.dim() > 1 or value.numel() not in (1, noise.shape[1]) or not torch.isfinite(value).all():
+            raise ValueError(f"{name} must be a finite number or one per coordinate ({noise.shape[1]}), got "
+                             f"{value.tolist()}")
+    if (std < 0).any():
+        raise ValueError(f"data_std must be >= 0, got {std.tolist()}")
+    T = float(T)
+    return (mean + (T**2 + std**2).sqrt() * noise) / T
+
+
+def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, data_mean=0.0,
+                       data_std=0.0, return_trajectory=False):
     """n samples from a consistency model with Algorithm 1 of Song et al. 2023; [n, D].
 
-    One step evaluates f(sigma_max z, sigma_max). More steps re-noise to each next level tau and apply f again;
+    One step evaluates f(x_T, T) at T = sigma_max. More steps re-noise to each next level tau and apply f again;
     without explicit `sigmas` the levels are `sampling_sigmas(num_steps)`. Explicit sigmas must be strictly
-    decreasing inside [model.sigma_min, sigma_max]; they set the number of steps.
+    decreasing inside [model.sigma_min, sigma_max]; they set the number of steps, and T = sigmas[0].
+    data_mean, data_std: the data's mean and std (numbers or one per coordinate; for a task, task.mean() and
+    task.std()): x_T ~ N(data_mean, (T^2 + data_std^2) I), the noisy data's own mean and variance. The defaults, 0
+    and 0, are the paper's x_T ~ N(0, T^2 I); see _start for what the difference costs.
     """
     if not (isinstance(model, Precond) and model.is_consistency):
         raise TypeError("model must be a consistency model: a Precond with sigma_min > 0 (from train_cd / train_ct)")
@@ -108,18 +136,22 @@ def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=
     sigmas = _levels(num_steps, sigmas, model.sigma_min, sigma_max)
     generator = torch.Generator(device).manual_seed(seed)
     noise = torch.randn(int(n), model.net.dim, generator=generator, device=device)
+    noise = _start(noise, sigmas[0], data_mean, data_std)
     return consistency_sampler(model, noise, sigmas.to(device), generator=generator,
                                return_trajectory=return_trajectory)
 
 
-def sample_exact_consistency(task, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, sigma_min=SIGMA_MIN):
-    """What a perfect consistency model samples: sample_consistency's algorithm, levels and noise (the same seed gives
-    the same z), with exact_consistency as f. Its samples follow the task exactly, so its score is the noise floor
-    of exactly these noise draws: the reference a trained model's score with the same seed should be read against."""
+def sample_exact_consistency(task, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, sigma_min=SIGMA_MIN,
+                             data_mean=0.0, data_std=0.0):
+    """What a perfect consistency model samples: sample_consistency's algorithm, levels, start and noise (the same seed
+    gives the same z), with exact_consistency as f. From the matched start (data_mean=task.mean(),
+    data_std=task.std()) its samples follow the task up to an O(T^-3) error, so its score is the noise floor of exactly
+    these noise draws: the reference a trained model's score with the same seed should be read against. From the
+    paper's N(0, T^2) start (the default) it also carries that start's offset (see _start)."""
     task = get_dataset(task)
     sigmas = _levels(num_steps, sigmas, sigma_min, sigma_max)
     generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn(int(n), task.dim, generator=generator)
+    noise = _start(torch.randn(int(n), task.dim, generator=generator), sigmas[0], data_mean, data_std)
     f = lambda x, sigma: exact_consistency(task, x, sigma, sigma_min=sigma_min)
     return consistency_sampler(f, noise, sigmas, sigma_min=sigma_min, generator=generator)
 

@@ -242,6 +242,28 @@ def test_sample_exact_consistency_follows_the_task_with_sample_consistencys_nois
         cm_toy.sample_exact_consistency(task, 10, sigmas=[1.0, 5.0])
 
 
+def test_the_matched_start_removes_the_papers_prior_offset(gaussian):
+    # Single Gaussian N(MU, S^2): p_T is N(MU, T^2 + S^2) exactly. From that start one exact step lands on
+    # MU + sqrt(S^2 + sigma_min^2) z, the data at sigma_min; from the paper's N(0, T^2) every sample sits lower by
+    # MU S / sqrt(T^2 + S^2) = 0.0025.
+    T, n = 80.0, 4000
+    z = torch.randn(n, 1, generator=torch.Generator().manual_seed(5))
+    matched = cm_toy.sample_exact_consistency(gaussian, n, seed=5, data_mean=MU, data_std=S)
+    assert (matched - (MU + (S**2 + cm_toy.SIGMA_MIN**2) ** 0.5 * z)).abs().max() < 1e-3
+    paper = cm_toy.sample_exact_consistency(gaussian, n, seed=5)
+    assert abs((matched - paper).mean().item() - MU * S / (T**2 + S**2) ** 0.5) < 1e-4
+    # sample_consistency draws the same start: its trajectory begins at x_T = MU + sqrt(T^2 + S^2) z.
+    model = cm_toy.consistency_model(1)
+    _, trajectory = cm_toy.sample_consistency(model, n, seed=5, data_mean=MU, data_std=S, return_trajectory=True)
+    assert torch.allclose(trajectory[0], MU + (T**2 + S**2) ** 0.5 * z, atol=1e-4)
+    assert torch.equal(cm_toy.sample_consistency(model, 10, seed=1, data_mean=0.0, data_std=0.0),
+                       cm_toy.sample_consistency(model, 10, seed=1))
+    with pytest.raises(ValueError, match="data_std must be >= 0"):
+        cm_toy.sample_consistency(model, 10, data_std=-0.1)
+    with pytest.raises(ValueError, match="data_mean must be a finite number or one per coordinate"):
+        cm_toy.sample_consistency(model, 10, data_mean=[0.0, 1.0])
+
+
 def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
     from cm_toy.losses import _level_pairs
     sigmas = consistency_sigmas(40)
