@@ -8,6 +8,9 @@ Writes benchmarks/results/start.md. Per task: the exact consistency function sam
 defaults (seed 0, one thread), each sampled from both starts with the same seeds. W1 as a ratio to the noise floor:
 median over sampling seeds 0-4 at n = 10,000 and over seeds 100-104 at n = 100,000 (the floor of that size), one and
 two steps (sampling_sigmas). Only the first step's start differs; the second re-noises a sample of the model.
+A second table per task starts one step lower, x_T ~ N(m, T^2 + s^2) at T = 80 / 40 / 20 / 10 / 5 (one network call
+at level T; n = 10,000, median of sampling seeds 0-4), for the same models and for continuous-time CT
+(train_continuous_ct default, from the same EDM model): which slice f(., T) of each model is trained best.
 --jobs runs tasks in parallel processes (default 2), each on one thread.
 """
 import argparse
@@ -20,6 +23,7 @@ from common import write_results
 
 SIZES = ((10_000, range(5)), (100_000, range(100, 105)))
 TASKS = ("three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D")
+LOWER = (80.0, 40.0, 20.0, 10.0, 5.0)  # levels T of the second table
 
 
 def ratios(sample, task):
@@ -42,10 +46,12 @@ def run(task_name):
     rows = {"exact f* (a perfect model, the same noise)": lambda n, steps, seed, m: cm_toy.sample_exact_consistency(
         task, n, num_steps=steps, seed=seed, **pick(m))}
     edm = cm_toy.train_edm(task, progress=False)
-    for name, model in (("CD (train_cd default)", cm_toy.train_cd(task, edm, progress=False)),
-                        ("CT (train_ct default, batch)", cm_toy.train_ct(task, progress=False))):
+    models = {"CD (train_cd default)": cm_toy.train_cd(task, edm, progress=False),
+              "CT (train_ct default, batch)": cm_toy.train_ct(task, progress=False)}
+    for name, model in models.items():
         rows[name] = lambda n, steps, seed, m, model=model: cm_toy.sample_consistency(model, n, num_steps=steps,
                                                                                         seed=seed, **pick(m))
+    models["continuous CT (train_continuous_ct default)"] = cm_toy.train_continuous_ct(task, init=edm, progress=False)
     lines = [f"### {task_name}: data mean m = {task.mean().item():+.2f}, std s = {task.std().item():.3f}", "",
              "| sampler | steps | n = 10,000: N(0, T^2) | n = 10,000: matched | n = 100,000: N(0, T^2) | "
              "n = 100,000: matched |", "|---|---|---|---|---|---|"]
@@ -55,6 +61,19 @@ def run(task_name):
             lines.append(f"| {name} | {steps} | " + " | ".join(f"{r[n, steps, m]:.2f}x" for n, _ in SIZES
                                                               for m in (False, True)) + " |")
         print(f"  {task_name}: {name} done", flush=True)
+    n, seeds = SIZES[0]
+    floor = cm_toy.noise_floor(task, n)["w1"]
+    lines += ["", f"One step from x_T ~ N(m, T^2 + s^2) at a lower level T (n = {n:,}, W1 median of 5 / floor):", "",
+              "| sampler | " + " | ".join(f"T = {T:g}" for T in LOWER) + " |", "|---|" + "---|" * len(LOWER)]
+    samplers = {"exact f* (a perfect model, the same noise)": lambda T, n_, s: cm_toy.sample_exact_consistency(
+        task, n_, sigmas=[T], seed=s, **start)}
+    for name, model in models.items():
+        samplers[name] = lambda T, n_, s, model=model: cm_toy.sample_consistency(model, n_, sigmas=[T], seed=s, **start)
+    for name, sample in samplers.items():
+        w1 = [cm_toy.evaluate_seeds(lambda n_, s: sample(T, n_, s), task, n=n, seeds=seeds)["w1"] / floor
+              for T in LOWER]
+        lines.append(f"| {name} | " + " | ".join(f"{r:.2f}x" for r in w1) + " |")
+    print(f"  {task_name}: lower starts done", flush=True)
     return lines
 
 

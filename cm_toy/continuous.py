@@ -61,6 +61,10 @@ __all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", 
 # propagation (above) remains the limit. Session 5, same EDM models (one-step median W1 / floor): lr 2e-3 three 2.50x,
 # single 6.85x, but two_gmm 6.61x; P_mean 0.4 three 3.35x, single 6.15x. Defaults unchanged. The discrete recipe
 # train_ct(recipe="batch") uses the same batch denoiser with finite Heun steps over 40 levels and reaches 1.2-1.6x.
+# Session 7 (benchmarks/results/start.md): one network call from the matched start N(m, T^2 + s^2) at a lower T, the
+# same default models: T = 80 / 40 / 20 / 10 / 5 give 2.67 / 1.95 / 1.99 / 1.76 / 1.42x on three_gmm and 9.74 / 7.90 /
+# 4.49 / 3.36 / 4.05x on single_gaussian (the exact f* is flat in T down to 10): the boundary condition has climbed to
+# about sigma = 10, not to sigma_max. Training and sampling defaults unchanged.
 CONTINUOUS_RECIPES = ("song2023", "scm")
 
 
