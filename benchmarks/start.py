@@ -52,7 +52,8 @@ def run(task_name):
         rows[name] = lambda n, steps, seed, m, model=model: cm_toy.sample_consistency(model, n, num_steps=steps,
                                                                                         seed=seed, **pick(m))
     models["continuous CT (train_continuous_ct default)"] = cm_toy.train_continuous_ct(task, init=edm, progress=False)
-    lines = [f"### {task_name}: data mean m = {task.mean().item():+.2f}, std s = {task.std().item():.3f}", "",
+    mean = round(task.mean().item(), 2) + 0.0  # + 0.0: no "-0.00"
+    lines = [f"### {task_name}: data mean m = {mean:+.2f}, std s = {task.std().item():.3f}", "",
              "| sampler | steps | n = 10,000: N(0, T^2) | n = 10,000: matched | n = 100,000: N(0, T^2) | "
              "n = 100,000: matched |", "|---|---|---|---|---|---|"]
     for name, sample in rows.items():
