@@ -17,7 +17,7 @@ import functools
 import torch
 from torch import nn
 
-from .consistency import _cosine_decay, _finish, sampling_sigmas
+from .consistency import _cosine_decay, _finish, _noisy_gaussian, sampling_sigmas
 from .data import get_dataset
 from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN
 from .losses import cd_loss, pseudo_huber, squared_l2
@@ -149,9 +149,9 @@ def class_prior_sample(classes, labels, noise, sigma_max=SIGMA_MAX):
     if not float(sigma_max) > 0:
         raise ValueError(f"sigma_max must be > 0, got {sigma_max}")
     k = labels.clamp_max(K - 1)  # "no label" rows are replaced below
-    mu = means.to(noise.device, noise.dtype)[k]
-    scale = (float(sigma_max) ** 2 + stds.to(noise.device, noise.dtype)[k, None] ** 2).sqrt()
-    return torch.where((labels < K)[:, None], mu + scale * noise, float(sigma_max) * noise)
+    x_T = _noisy_gaussian(noise, sigma_max, means.to(noise.device, noise.dtype)[k],
+                          stds.to(noise.device, noise.dtype)[k, None])
+    return torch.where((labels < K)[:, None], x_T, float(sigma_max) * noise)
 
 
 # ----- conditional consistency distillation with a guided teacher -------------------------------------------------
