@@ -1,7 +1,7 @@
 """Continuous-time consistency training on every toy task: one- and two-step sample quality against the exact target,
 next to the noise floor, and training time; discrete CT (cm_toy.train_ct, its default recipe) alongside.
 
-    python benchmarks/continuous.py [task ...]          # the four seed tasks by default
+    python benchmarks/continuous.py [--jobs N] [task ...]  # the four seed tasks by default, N (2) in parallel
     python benchmarks/continuous.py --seeds 5 three_gmm_1D  # also training seeds 1..4 of the default (NaN check)
 
 Writes benchmarks/results/continuous.md; with --seeds k > 1 it replaces only that file's "Training seeds" section.
@@ -9,12 +9,14 @@ Every continuous recipe starts from the same EDM model (train_edm defaults,
 seed 0), whose training time is added to theirs; discrete CT (train_ct's default recipe, "batch") starts from fresh
 weights. W1 is given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a
 ratio to the noise floor. Times are wall-clock on one thread. With --seeds k, training seeds 1..k-1 of the default
-recipe start from their own EDM models (a NaN would show as a "diverged" row).
+recipe start from their own EDM models (a NaN would show as a "diverged" row). --jobs runs tasks in parallel
+processes, each on one thread.
 """
 import argparse
 import math
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
@@ -59,7 +61,7 @@ def run(task, train_seeds):
             print(f"  {task}: {rows[-1]['method']} done in {seconds:.1f} s", flush=True)
     # Ablation of the default's batch direction: the one-sample z, from the same EDM model.
     start = time.perf_counter()
-    model = cm_toy.train_continuous_ct(task, init=edm0, reference_batch=False, progress=False)
+    model = cm_toy.train_continuous_ct(task, recipe="song2023", init=edm0, reference_batch=False, progress=False)
     rows.append(dict(method="continuous song2023, one-sample z (reference_batch=False)",
                      seconds=time.perf_counter() - start + edm0_seconds, finite=True, scores=score(model, task)))
     print(f"  {task}: {rows[-1]['method']} done in {rows[-1]['seconds']:.1f} s", flush=True)
@@ -90,22 +92,30 @@ def table(task, floor, rows):
     return "\n".join(lines)
 
 
+def task_table(task, seeds):
+    torch.set_num_threads(1)
+    return table(task, *run(task, seeds))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tasks", nargs="*", default=TASKS, help="the four seed tasks by default")
     parser.add_argument("--seeds", type=int, default=1, help="training seeds of the default recipe")
+    parser.add_argument("--jobs", type=int, default=2, help="tasks run in parallel processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = f"--seeds {args.seeds} " if args.seeds > 1 else ""
+    if args.jobs != 2:
+        seeds += f"--jobs {args.jobs} "
     out = ["# Continuous-time consistency training", "",
            f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass "
            "error and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
            "measured on a shared, contended 2-core machine, so inflated).",
            "Original repository's continuous CT, one-step W1: 0.501 (three modes).", ""]
-    for task in args.tasks:
-        floor, rows = run(task, args.seeds)
-        out += [table(task, floor, rows), ""]
-        print(out[-2], flush=True)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for lines in pool.map(task_table, args.tasks, [args.seeds] * len(args.tasks)):
+            out += [lines, ""]
+            print(lines, flush=True)
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
     path = os.path.join(os.path.dirname(__file__), "results", "continuous.md")
     if args.seeds > 1:  # keep the main table; (re)write the training-seeds section after it

@@ -81,6 +81,28 @@ def test_continuous_cd_with_exact_teacher_has_no_gradient_at_the_exact_consisten
     assert off > 0
 
 
+def test_damped_loss_adds_only_the_friction_towards_the_target_network():
+    # The damped recipe's tangent is df/dsigma + (f - f_target) / (target_step sigma). With the target equal to the
+    # model the friction is exactly zero; with the exact teacher the tangent of f* is zero, so what is left is the
+    # friction, which pulls mu towards the target's.
+    task = cm_toy.get_dataset("single_gaussian_1D")
+    teacher = lambda x, s: task.denoise(x, s)  # noqa: E731
+
+    def damped(target, **kw):
+        return lambda m, x0, generator: continuous_ct_loss(m, x0, generator=generator, target=target, **kw)  # noqa
+
+    for mu in (MU, MU + 0.3):
+        plain = _grad(lambda m, x0, generator: continuous_ct_loss(m, x0, generator=generator), GaussianF(mu), n=20_000)
+        assert _grad(damped(GaussianF(mu)), GaussianF(mu), n=20_000) == plain
+    for shift in (0.3, -0.3):
+        pull = _grad(damped(GaussianF(MU + shift), teacher=teacher), GaussianF(MU), n=20_000)
+        assert pull * shift < 0  # gradient descent moves mu towards the target's MU + shift
+        weaker = _grad(damped(GaussianF(MU + shift), teacher=teacher, target_step=0.4), GaussianF(MU), n=20_000)
+        assert weaker == pytest.approx(pull / 2, rel=1e-9)  # the friction scales as 1 / target_step
+    with pytest.raises(ValueError, match="target_step must be > 0"):
+        continuous_ct_loss(GaussianF(MU), torch.zeros(4, 1, dtype=torch.float64), target=GaussianF(MU), target_step=0)
+
+
 def test_outer_product_pairing_differs_from_per_sample_pairing():
     # The original repository's bug: mean(f.T * tangent) with f [B, 1], tangent [B, 1] broadcasts to [B, B] and
     # equals mean(f) * mean(tangent), not mean(f * tangent).
@@ -138,7 +160,7 @@ def test_scd_with_exact_teacher_has_no_tangent_at_the_exact_model():
 
 
 def test_recipes_errors_and_smoke_training():
-    with pytest.raises(ValueError, match="valid choices: song2023, scm"):
+    with pytest.raises(ValueError, match="valid choices: damped, song2023, scm"):
         cm_toy.train_continuous_ct("two_gmm_1D", recipe="nope")
     with pytest.raises(TypeError, match="EDM denoiser"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=cm_toy.consistency_model(1))
