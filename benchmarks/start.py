@@ -10,7 +10,8 @@ median over sampling seeds 0-4 at n = 10,000 and over seeds 100-104 at n = 100,0
 two steps (sampling_sigmas). Only the first step's start differs; the second re-noises a sample of the model.
 A second table per task starts one step lower, x_T ~ N(m, T^2 + s^2) at T = 80 / 40 / 20 / 10 / 5 (one network call
 at level T; n = 10,000, median of sampling seeds 0-4), for the same models and for continuous-time CT
-(train_continuous_ct default, from the same EDM model): which slice f(., T) of each model is trained best.
+(train_continuous_ct, recipes song2023 and damped, from the same EDM model): which slice f(., T) of each model is
+trained best.
 --jobs runs tasks in parallel processes (default 2), each on one thread.
 """
 import argparse
@@ -51,7 +52,8 @@ def run(task_name):
     for name, model in models.items():
         rows[name] = lambda n, steps, seed, m, model=model: cm_toy.sample_consistency(model, n, num_steps=steps,
                                                                                         seed=seed, **pick(m))
-    models["continuous CT (train_continuous_ct default)"] = cm_toy.train_continuous_ct(task, init=edm, progress=False)
+    models["continuous CT (song2023)"] = cm_toy.train_continuous_ct(task, recipe="song2023", init=edm, progress=False)
+    models["continuous CT (damped, the default)"] = cm_toy.train_continuous_ct(task, init=edm, progress=False)
     mean = round(task.mean().item(), 2) + 0.0  # + 0.0: no "-0.00"
     lines = [f"### {task_name}: data mean m = {mean:+.2f}, std s = {task.std().item():.3f}", "",
              "| sampler | steps | n = 10,000: N(0, T^2) | n = 10,000: matched | n = 100,000: N(0, T^2) | "

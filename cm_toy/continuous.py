@@ -360,8 +360,9 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
 # tangent plus a friction term (f - f-) / dsigma pulling the model towards its own recent past. Song et al. 2023's
 # continuous limit (dsigma -> 0) needs f- = f (stop-gradient), which drops the friction; measured here, that limit does
 # not hold a good model (a discrete CT model at 1.19x the floor, trained on with the continuous loss, is at 15x after
-# 1,000 steps, while its own discrete loss keeps it at 1.07x). This recipe keeps the JVP tangent and puts the friction
-# back at a finite relative step dsigma = target_step sigma, with the discrete batch recipe's target decay.
+# 1,000 steps, while its own discrete loss keeps it at 1.07x). This recipe keeps the JVP tangent (f's own; f- differs
+# from f by little) and puts the friction back at a finite relative step dsigma = target_step sigma, with the
+# discrete batch recipe's target decay.
 def _train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, **kwargs):
     # lr 3e-3: with the friction the undamped recipe's 1e-3 learns too slowly (three_gmm_1D 3.76x vs 1.88x one step,
     # target_step 0.1). target_step 0.2 vs 0.1 (one-step median W1 / floor, three / two / uneven / single): 1.97 /
