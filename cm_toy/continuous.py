@@ -367,8 +367,9 @@ def _train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, **kwargs
     # lr 3e-3: with the friction the undamped recipe's 1e-3 learns too slowly (three_gmm_1D 3.76x vs 1.88x one step,
     # target_step 0.1). target_step 0.2 vs 0.1 (one-step median W1 / floor, three / two / uneven / single): 1.97 /
     # 2.28 / 2.36 / 2.33x vs 1.88 / 2.90 / 2.73 / 2.51x.
+    kind = "CT" if kwargs.get("teacher") is None else "CD"
     return _train_song2023(task, lr=lr, target_decay=target_decay, target_step=target_step,
-                           desc="continuous CT (damped)", **kwargs)
+                           desc=f"continuous {kind} (damped)", **kwargs)
 
 
 def _train_scm(task, *, init=None, seed=0, steps=4000, batch_size=256, lr=1e-3, ema_decay=0.999, P_mean=-0.4,
