@@ -3,16 +3,19 @@
 As the number of discretisation steps N of consistency training grows, the pair (f at sigma + dsigma, f at sigma)
 becomes a derivative: the stop-gradient loss gradient turns into lambda(sigma) grad_theta f . df/dsigma, where
 df/dsigma is the total derivative of f along the (one-sample) probability-flow ODE. A Jacobian-vector product
-(torch.func.jvp) computes that tangent exactly, in one forward pass. The limit also drops the target network's
-friction term of the discrete loss; the default recipe, "damped", keeps the exact tangent and puts the friction back.
+(forward-mode AD: torch.func.jvp, or module_jvp below) computes that tangent exactly, in one forward pass. The limit
+also drops the target network's friction term of the discrete loss; the default recipe, "damped", keeps the exact
+tangent and puts the friction back.
 """
 import copy
 import functools
+import itertools
 import math
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import nn
-from torch.func import jvp
+from torch.func import functional_call
 
 from .consistency import _as_denoiser, consistency_model
 from .data import get_dataset
@@ -95,8 +98,40 @@ CONTINUOUS_RECIPES = ("damped", "song2023", "scm")
 # one JVP with tangents (z, 1).
 def ct_tangent(model, x, sigma, z):
     """df/dsigma along x = x0 + sigma z at (x [B, D], sigma [B, 1]); returns (f, df/dsigma), both [B, D], no grad."""
-    with torch.no_grad():
-        return jvp(lambda x_, s_: model(x_, s_), (x, sigma), (z, torch.ones_like(sigma)))
+    return module_jvp(model, (x, sigma), (z, torch.ones_like(sigma)))
+
+
+# The same numbers as torch.func.jvp(module, primals, tangents) under no_grad, bit for bit (tests/test_continuous.py),
+# by forward-mode AD with dual numbers, and faster here. Any input of an operation that has no tangent (a parameter,
+# a buffer, a Python float such as sigma_data) gets an "efficient zero tensor" from PyTorch (2.13, CPU) whose shape
+# checks run in Python: 0.1 to 0.4 ms per operation, while the network's whole forward pass takes 0.4 ms. So the
+# parameters and buffers enter as dual numbers with zero tangents, and so, for the duration of the call, do the float
+# constants of the preconditioning (sigma_data, sigma_min; networks.scalings is written so that this changes no bit).
+# Measured on the default consistency model, batch 256, one thread: 4.4 ms -> 2.3 ms per JVP, and a training step of
+# the damped recipe 8.9 ms -> about 6.2 ms (torch.func.jvp in a no_grad block, as before, against this function).
+_CONSTANTS = ("sigma_data", "sigma_min")
+
+
+def module_jvp(module, primals, tangents, fn=None):
+    """(out, its JVP along tangents) for out = module(*primals), or out = fn(call, *primals) where call(*args) runs
+    the module (for a function built around it); computed without grad."""
+    like = primals[0]
+    with torch.no_grad(), fwAD.dual_level():
+        named = itertools.chain(module.named_parameters(), module.named_buffers())
+        state = {name: fwAD.make_dual(t, torch.zeros_like(t)) for name, t in named if t.is_floating_point()}
+        duals = tuple(fwAD.make_dual(p, t) for p, t in zip(primals, tangents))
+        floats = [(m, name, getattr(m, name)) for m in module.modules() for name in _CONSTANTS
+                  if isinstance(getattr(m, name, None), float)]
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+        try:
+            for m, name, value in floats:
+                setattr(m, name, fwAD.make_dual(torch.tensor(value, dtype=like.dtype, device=like.device), zero))
+            call = lambda *args: functional_call(module, state, args)  # noqa: E731
+            out, tangent = fwAD.unpack_dual(call(*duals) if fn is None else fn(call, *duals))
+        finally:
+            for m, name, value in floats:
+                setattr(m, name, value)
+    return out, tangent
 
 
 def _lognormal(n, P_mean, P_std, generator, x0):
@@ -189,8 +224,9 @@ class TrigFlow(Precond):
         """t = arctan(sigma / sigma_data)."""
         return torch.atan(sigma / self.sigma_data)
 
-    def F(self, x_t, t):  # the raw network in TrigFlow units, x_t [B, D], t [B, 1]
-        return self.net(x_t / self.sigma_data, (self.sigma_data * torch.tan(t)).log()[:, 0] / 4)
+    def F(self, x_t, t, net=None):  # the raw network in TrigFlow units, x_t [B, D], t [B, 1]; net: a stand-in for it
+        net = self.net if net is None else net
+        return net(x_t / self.sigma_data, (self.sigma_data * torch.tan(t)).log()[:, 0] / 4)
 
     def f_trig(self, x_t, t):
         """The consistency function in TrigFlow time, returning the EDM-noisy point at sigma_min; [B, D]."""
@@ -258,8 +294,7 @@ def scm_tangent(model, x_t, t, dxt_dt, r=1.0):
     """(F, g) at (x_t [B, D], t [B, 1]) with velocity dx_t/dt [B, D]; no grad, g not normalised."""
     s = t - model.t_min
     cs = torch.cos(s) * torch.sin(s)
-    with torch.no_grad():
-        F, dF = jvp(model.F, (x_t, t), (cs * dxt_dt, cs))
+    F, dF = module_jvp(model.net, (x_t, t), (cs * dxt_dt, cs), fn=lambda net, x_, t_: model.F(x_, t_, net))
     g = -torch.cos(s) ** 2 * (model.sigma_data * F - dxt_dt) - r * (cs * x_t + model.sigma_data * dF)
     return F, g
 
