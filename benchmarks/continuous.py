@@ -118,11 +118,13 @@ def main():
             print(lines, flush=True)
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
     path = os.path.join(os.path.dirname(__file__), "results", "continuous.md")
+    old = open(path).read() if os.path.exists(path) else ""
     if args.seeds > 1:  # keep the main table; (re)write the training-seeds section after it
-        main_table = open(path).read().split(SEEDS_HEADING)[0].rstrip() if os.path.exists(path) else ""
-        out = [main_table, "", SEEDS_HEADING, ""] + out[2:]
+        out = [old.split(SEEDS_HEADING)[0].rstrip(), "", SEEDS_HEADING, ""] + out[2:]
+    elif SEEDS_HEADING in old:  # keep the training-seeds section of an earlier --seeds run after the new main table
+        out += [SEEDS_HEADING + old.split(SEEDS_HEADING, 1)[1].rstrip("\n")]
     with open(path, "w") as fh:
-        fh.write("\n".join(out))
+        fh.write("\n".join(out).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":
