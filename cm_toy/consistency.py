@@ -341,7 +341,8 @@ def train_ct(task, *, recipe="batch", init=None, seed=0, **overrides):
 # (5.0x) did not reach 3x. Session 9 (scratch, three_gmm_1D, one-step median W1 / floor and gap mass / true): target
 # decay 0.9 / 0.7 / 0: 1.19x, 5.8x / 4.61x, 16.2x / 19.5x, 24.5x (the friction is what keeps CT stable, not what blurs
 # its jumps); from the EDM model 1.16x, 6.3x; 80 levels 1.12x, 6.6x; batch 512 1.07x, 5.5x; 16,000 steps 0.92x, 5.3x
-# (about 60 s); decay 0.9 with 12,000 steps 1.07x, 5.1x. None reaches 3x; the defaults stay.
+# (about 60 s); decay 0.9 with 12,000 steps 1.07x, 5.1x; hidden 256 1.19x, 5.9x; lr 1.6e-2 1.14x, 5.9x. None reaches
+# 3x; the defaults stay.
 def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
                  target_decay=0.95, c=0.03, P_mean=None, P_std=2.0, hidden=128, depth=3, x_features=16, x_scale=1.0,
                  sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0, progress=True):
