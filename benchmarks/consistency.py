@@ -1,22 +1,25 @@
 """Consistency distillation and discrete consistency training on every toy task: one- and two-step sample quality
 against the exact target, next to the noise floor, and training time.
 
-    python benchmarks/consistency.py [task ...]
+    python benchmarks/consistency.py [--jobs N] [task ...]  # the four seed tasks by default, N (2) in parallel
 
 Writes benchmarks/results/consistency.md. Each method trains with its library defaults (seed 0, one thread). W1 is
 given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a ratio to the noise
 floor (the median W1 of exact samples of the same size). Times are wall-clock on one thread; ECT's includes the EDM
 pretraining it starts from (the same EDM model also serves as the CD teacher). The first row per task is no trained
 model: the exact consistency function sampled with the same noise (sample_exact_consistency), what a perfect model
-scores with these seeds. The last four rows per task are ablations: the batch recipe started from the EDM model
+scores with these seeds. The last six rows per task are ablations: the default recipe (pool) with one level per
+target (span=1) and with the batch as its reference (pool_size=None), the batch recipe started from the EDM model
 instead of fresh weights, ECT with the one-sample target instead of the batch's, CD with uniformly drawn levels, and CD
-from a teacher trained on x0 (its time includes that teacher's training). A second column measures W1 with 100,000
+from a teacher trained on x0 (its time includes that teacher's training). --jobs runs tasks in parallel processes
+(each on one thread), so their times are contended. A second column measures W1 with 100,000
 samples (median over sampling seeds 100-104, against the floor of that size), where a model's own error stands out
 from the seed luck that dominates at 10,000.
 """
+import argparse
 import os
-import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
@@ -36,7 +39,11 @@ def methods(task, edm):
         init = edm if recipe == "ect" else None
         extra = edm.history.seconds if recipe == "ect" else 0.0
         yield f"CT {recipe}", lambda: cm_toy.train_ct(task, recipe=recipe, init=init, progress=False), extra
-    # Ablations: the EDM init for the batch recipe; the reference-batch target (losses.batch_denoiser).
+    # Ablations: the pool recipe's two changes one at a time; the EDM init for the batch recipe; the reference-batch
+    # target (losses.batch_denoiser).
+    yield "CT pool, one level per target (span=1)", lambda: cm_toy.train_ct(task, span=1, progress=False), 0.0
+    yield ("CT pool, the batch as reference (pool_size=None)",
+           lambda: cm_toy.train_ct(task, pool_size=None, progress=False), 0.0)
     yield ("CT batch, from the EDM model (init=edm)",
            lambda: cm_toy.train_ct(task, recipe="batch", init=edm, progress=False), edm.history.seconds)
     yield ("CT ect, one-sample target (reference_batch=False)",
@@ -98,24 +105,34 @@ def table(task, floor, floor_big, rows):
     return "\n".join(lines)
 
 
-def main(tasks):
+def task_table(task):
     torch.set_num_threads(1)
+    return table(task, *run(task))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tasks", nargs="*", default=["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D",
+                                                     "single_gaussian_1D"], help="the four seed tasks by default")
+    parser.add_argument("--jobs", type=int, default=2, help="tasks run in parallel processes")
+    args = parser.parse_args()
     out = ["# Consistency distillation and discrete consistency training", "",
-           "`python benchmarks/consistency.py` (n = 10,000 samples; gap mass, mode mass error and std ratio are "
-           "medians over 5 sampling seeds; one training seed, 0; one thread; times measured on a shared machine). "
+           f"`python benchmarks/consistency.py --jobs {args.jobs}` (n = 10,000 samples; gap mass, mode mass error and "
+           "std ratio are medians over 5 sampling seeds; one training seed, 0; one thread per task, "
+           f"{args.jobs} tasks at a time on 2 cores, so times are contended). "
            "The n = 100,000 column is the median over 5 other sampling seeds (100-104) against the floor of that "
            "size. The first row of each task samples the exact consistency function with the same noise: what a "
            "perfect model scores with these seeds.",
            "Original repository, one-step W1: CT 0.142 (three modes), 0.190 (two modes), 0.149 (single Gaussian); "
            "CD 0.076 (two modes).", ""]
-    for task in tasks:
-        floor, floor_big, rows = run(task)
-        out += [table(task, floor, floor_big, rows), ""]
-        print(out[-2], flush=True)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for lines in pool.map(task_table, args.tasks):
+            out += [lines, ""]
+            print(lines, flush=True)
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
     with open(os.path.join(os.path.dirname(__file__), "results", "consistency.md"), "w") as fh:
-        fh.write("\n".join(out))
+        fh.write("\n".join(out).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D"])
+    main()

@@ -1,12 +1,12 @@
 """Continuous-time consistency training on every toy task: one- and two-step sample quality against the exact target,
-next to the noise floor, and training time; discrete CT (cm_toy.train_ct, its default recipe) alongside.
+next to the noise floor, and training time; discrete CT (cm_toy.train_ct, recipe "batch") alongside.
 
     python benchmarks/continuous.py [--jobs N] [task ...]  # the four seed tasks by default, N (2) in parallel
     python benchmarks/continuous.py --seeds 5 three_gmm_1D  # also training seeds 1..4 of the default (NaN check)
 
 Writes benchmarks/results/continuous.md; with --seeds k > 1 it replaces only that file's "Training seeds" section.
-Every continuous recipe starts from the same EDM model (train_edm defaults,
-seed 0), whose training time is added to theirs; discrete CT (train_ct's default recipe, "batch") starts from fresh
+Every continuous recipe starts from the same EDM model (train_edm defaults, seed 0), whose
+training time is added to theirs; discrete CT (train_ct's "batch" recipe, the same batch denoiser) starts from fresh
 weights. W1 is given for the seed-0 draw of 10,000 samples and as the median over 5 sampling seeds, each also as a
 ratio to the noise floor. Times are wall-clock on one thread. With --seeds k, training seeds 1..k-1 of the default
 recipe start from their own EDM models (a NaN would show as a "diverged" row). --jobs runs tasks in parallel
@@ -66,8 +66,8 @@ def run(task, train_seeds):
                      seconds=time.perf_counter() - start + edm0_seconds, finite=True, scores=score(model, task)))
     print(f"  {task}: {rows[-1]['method']} done in {rows[-1]['seconds']:.1f} s", flush=True)
     start = time.perf_counter()
-    model = cm_toy.train_ct(task, progress=False)  # the default recipe ("batch") starts from fresh weights
-    rows.append(dict(method="discrete CT (train_ct default)", seconds=time.perf_counter() - start, finite=True,
+    model = cm_toy.train_ct(task, recipe="batch", progress=False)  # the same batch denoiser; fresh weights
+    rows.append(dict(method="discrete CT (batch recipe)", seconds=time.perf_counter() - start, finite=True,
                      scores=score(model, task)))
     print(f"  {task}: discrete CT done in {rows[-1]['seconds']:.1f} s", flush=True)
     return floor, rows

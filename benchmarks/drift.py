@@ -3,10 +3,10 @@
     python benchmarks/drift.py [--jobs N] [--quick] [--only targets|ablations]
 
 Writes benchmarks/results/drift.md (and drift.json with every number). Three tables:
-1. targets: the default CT recipe (train_ct) and default CD (train_cd from a learned EDM teacher) with the default
-   multistep sigmas, `sample_consistency(model, n, num_steps=k)`, k = 1, 2, 4, 8, on every seed task: W1 of the seed-0
-   draw and the median over 5 sampling seeds (each / noise floor and / the one-step W1), std ratio. Target: std ratio
-   within 1 +/- 0.03 and W1 <= 1.2x one-step for k = 2, 4, 8.
+1. targets: the CT batch recipe (train_ct(recipe="batch"), the default before "pool") and default CD (train_cd from
+   a learned EDM teacher) with the default multistep sigmas, `sample_consistency(model, n, num_steps=k)`, k = 1, 2,
+   4, 8, on every seed task: W1 of the seed-0 draw and the median over 5 sampling seeds (each / noise floor and / the
+   one-step W1), std ratio. Target: std ratio within 1 +/- 0.03 and W1 <= 1.2x one-step for k = 2, 4, 8.
 2. drift vs steps for the original setting (cm_toy.drift.train_original) and the exact f* with the same sampler.
 3. controlled experiments: one setting changed at a time from the original, multistep W1 and std ratio.
 Each model is trained once (seed 0 unless noted) on one thread; --jobs runs models in parallel processes.
@@ -49,7 +49,7 @@ def job_target(task, method, quick):
     torch.set_num_threads(1)
     start = time.perf_counter()
     if method == "ct":
-        model = cm_toy.train_ct(task, progress=False, **(dict(steps=200) if quick else {}))
+        model = cm_toy.train_ct(task, recipe="batch", progress=False, **(dict(steps=200) if quick else {}))
     else:
         edm = cm_toy.train_edm(task, progress=False, **(dict(steps=200) if quick else {}))
         model = cm_toy.train_cd(task, edm, progress=False, **(dict(steps=200) if quick else {}))
@@ -155,7 +155,7 @@ def table_targets(results, floors):
             if k == 16:
                 ok = "(extra)"
             sig = ", ".join(f"{v:.3g}" for v in cm_toy.sampling_sigmas(k).tolist())
-            name = "CT (train_ct default)" if r["method"] == "ct" else "CD (learned EDM teacher)"
+            name = "CT (batch recipe)" if r["method"] == "ct" else "CD (learned EDM teacher)"
             lines.append(f"| {r['task']} | {name} | {k} | {sig} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x, "
                          f"{s0['w1'] / one0:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x, {med['w1'] / onem:.2f}x) "
                          f"| {s0['std_ratio']:.3f} / {med['std_ratio']:.3f} | {med['gap_mass']:.4f} "

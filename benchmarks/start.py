@@ -48,7 +48,7 @@ def run(task_name):
         task, n, num_steps=steps, seed=seed, **pick(m))}
     edm = cm_toy.train_edm(task, progress=False)
     models = {"CD (train_cd default)": cm_toy.train_cd(task, edm, progress=False),
-              "CT (train_ct default, batch)": cm_toy.train_ct(task, progress=False)}
+              "CT (batch recipe)": cm_toy.train_ct(task, recipe="batch", progress=False)}
     for name, model in models.items():
         rows[name] = lambda n, steps, seed, m, model=model: cm_toy.sample_consistency(model, n, num_steps=steps,
                                                                                         seed=seed, **pick(m))

@@ -4,7 +4,8 @@ from .consistency import (RECIPES, consistency_model, exact_consistency, sample_
                           sampling_sigmas, train_cd, train_ct)
 from .data import GaussianMixture, get_dataset, list_datasets, register_dataset
 from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, sample_edm, train_edm
-from .losses import batch_denoiser, cd_loss, ct_loss, ect_loss, edm_loss, ict_loss, pseudo_huber, squared_l2
+from .losses import (batch_denoiser, binned_reference, cd_loss, ct_loss, ect_loss, edm_loss, ict_loss, pseudo_huber,
+                     squared_l2)
 from .metrics import evaluate, evaluate_seeds, noise_floor
 from .networks import MLP, Precond, load_model, save_model, scalings
 from .samplers import consistency_sampler, euler_sampler, euler_step, heun_sampler, heun_step
@@ -22,6 +23,7 @@ __all__ = [
     "karras_sigmas", "sample_lognormal_sigmas", "consistency_sigmas", "song2023_num_scales", "song2023_target_decay",
     "ict_num_scales", "lognormal_interval_probs", "ect_r",
     "edm_loss", "cd_loss", "ct_loss", "ict_loss", "ect_loss", "squared_l2", "pseudo_huber", "batch_denoiser",
+    "binned_reference",
     "train", "ema_update", "TrainResult",
     "euler_step", "heun_step", "euler_sampler", "heun_sampler", "consistency_sampler",
     "train_edm", "sample_edm", "SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX",

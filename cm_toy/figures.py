@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from .consistency import sample_consistency, sampling_sigmas, train_cd  # noqa: E402
+from .consistency import sample_consistency, sampling_sigmas, train_cd, train_ct  # noqa: E402
 from .continuous import train_continuous_ct  # noqa: E402
 from .drift import ORIGINAL, linear_sigmas, sample_multistep, train_original  # noqa: E402
 from .data import get_dataset  # noqa: E402
@@ -112,6 +112,8 @@ def main(argv=None):
         consistency_figure(task, cd, 4, os.path.join(args.out, f"{name}_cd_multistep.png"), "CD")
         consistency_figure(task, cd, 1, os.path.join(args.out, f"{name}_cd_onestep.png"), "CD")
         if name == "three_gmm_1D":
+            ct = train_ct(task, seed=0, progress=progress)  # the default recipe, pool; no teacher
+            consistency_figure(task, ct, 1, os.path.join(args.out, f"{name}_ct_onestep.png"), "CT (pool)")
             cont = train_continuous_ct(task, init=edm, seed=0, progress=progress)
             consistency_figure(task, cont, 1, os.path.join(args.out, f"{name}_continuous_onestep.png"),
                                "continuous-time CT")

@@ -5,7 +5,8 @@ import torch
 from .samplers import heun_step
 from .schedules import consistency_sigmas, ect_r, lognormal_interval_probs, sample_lognormal_sigmas
 
-__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "batch_denoiser", "cd_loss", "ct_loss", "ict_loss", "ect_loss"]
+__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "batch_denoiser", "binned_reference", "cd_loss", "ct_loss",
+           "ict_loss", "ect_loss"]
 
 
 def _call(model, x, sigma, labels):
@@ -47,14 +48,37 @@ def pseudo_huber(a, b, c):
 # self-normalised weights w_j ~ N(x; x0_j, sigma^2 I) over a batch that contains x's own clean point. Small sigma:
 # w -> its own x0 (the one-sample CT target); large sigma: the batch mean. Consistent as the batch grows, with far
 # less variance.
-def batch_denoiser(x, sigma, x_ref, allowed=None):
+def batch_denoiser(x, sigma, x_ref, allowed=None, counts=None):
     """x [..., B, D], x_i made from x_ref[..., i, :]; sigma [..., B, 1]; x_ref [..., R, D], R >= B. Returns [..., B, D].
 
-    allowed: optional bool [..., B, R], which reference points may explain x_i (True on the diagonal: its own)."""
+    allowed: optional bool [..., B, R], which reference points may explain x_i (True on the diagonal: its own).
+    counts: optional [R], how many samples each reference point stands for (binned_reference); x is then any batch."""
     log_w = -((x[..., :, None, :] - x_ref[..., None, :, :]) ** 2).sum(dim=-1) / (2 * sigma**2)
     if allowed is not None:
         log_w = log_w.masked_fill(~allowed, float("-inf"))
+    if counts is not None:
+        log_w = log_w + counts.log()
     return log_w.softmax(dim=-1) @ x_ref
+
+
+# A reference far larger than a batch at a batch's cost: M clean samples, merged per cell of a grid of side bin_width
+# into one point at their mean, weighted by their count. batch_denoiser over these K points is the denoiser of the M
+# samples' empirical distribution up to the spread inside a cell (relative error ~ (bin_width / sigma)^2); K is the
+# number of occupied cells (a few hundred for the 1D tasks at bin_width 0.02), not M.
+def binned_reference(x_ref, bin_width):
+    """x_ref [M, D] -> (points [K, D], counts [K]): the occupied cells' means and how many samples each holds."""
+    if not bin_width > 0:
+        raise ValueError(f"bin_width must be > 0, got {bin_width}")
+    cells = torch.floor(x_ref / bin_width).long()
+    cells = cells - cells.min(dim=0).values
+    extent = cells.max(dim=0).values + 1
+    if extent.double().prod() >= 2**62:
+        raise ValueError(f"bin_width {bin_width} gives {extent.tolist()} cells per coordinate, too many to number")
+    strides = torch.cat([extent.new_ones(1), extent[:-1].cumprod(0)])
+    # one integer per cell: a flat unique is ~40x faster than torch.unique(dim=0) on a million rows
+    _, index, counts = torch.unique((cells * strides).sum(dim=1), return_inverse=True, return_counts=True)
+    sums = torch.zeros(len(counts), x_ref.shape[1], dtype=x_ref.dtype, device=x_ref.device).index_add_(0, index, x_ref)
+    return sums / counts[:, None], counts.to(x_ref.dtype)
 
 
 REFERENCE_SIZE = 256  # batches are split into groups of this many, each its own reference: cost B * 256, not B^2
@@ -98,48 +122,83 @@ def _resolve(value, step):
 # Which interval [t_n, t_{n+1}] of the increasing grid each sample trains: uniform over the N - 1 intervals (Song et
 # al. 2023, Algorithms 2 and 3) when P_mean is None, else iCT's discretised log-normal (Song & Dhariwal 2023,
 # arXiv 2310.14189, Sec. 3.5; schedules.lognormal_interval_probs).
-def _level_pairs(sigmas, n, generator, P_mean=None, P_std=2.0):
+def _intervals(sigmas, n, generator, P_mean=None, P_std=2.0):
     if P_mean is None:
-        i = torch.randint(0, len(sigmas) - 1, (n,), generator=generator, device=sigmas.device)
-    else:
-        probs = lognormal_interval_probs(sigmas, P_mean, P_std).to(sigmas)
-        i = torch.multinomial(probs, n, replacement=True, generator=generator)
+        return torch.randint(0, len(sigmas) - 1, (n,), generator=generator, device=sigmas.device)
+    probs = lognormal_interval_probs(sigmas, P_mean, P_std).to(sigmas)
+    return torch.multinomial(probs, n, replacement=True, generator=generator)
+
+
+def _level_pairs(sigmas, n, generator, P_mean=None, P_std=2.0):
+    i = _intervals(sigmas, n, generator, P_mean, P_std)
     return sigmas[i][:, None], sigmas[i + 1][:, None]
+
+
+# The teacher's way down from t_{n+1} to t_{n+1-span}: one Heun step per level of the grid (samplers.heun_step, the
+# sampler's own step), stopping at sigma_min. span = 1 is Song et al. 2023's single step; span > 1 skips levels as
+# Latent Consistency Models' skipping-step distillation (Luo et al. 2023, arXiv 2310.04378, Sec. 4.3) does, but
+# walks the skipped levels with the teacher instead of one large step: the target network is then asked about a level
+# span levels down, so the jumps of f climb the grid through span times fewer bootstraps.
+def _teacher_solve(teacher, x, sigmas, upper, span):
+    """x at sigmas[upper] ([B] indices) -> (x at sigmas[lower], sigmas[lower] [B, 1]), lower = max(upper - span, 0)."""
+    if int(span) != span or span < 1:
+        raise ValueError(f"span must be an integer >= 1 (levels per target), got {span}")
+    lower = (upper - span).clamp_min(0)
+    level = upper
+    for _ in range(span):
+        below = torch.maximum(level - 1, lower)  # samples already at `lower` take a step of length 0: x unchanged
+        x = heun_step(teacher, x, sigmas[level][:, None], sigmas[below][:, None])
+        level = below
+    return x, sigmas[lower][:, None]
 
 
 # Consistency distillation (Song et al. 2023, Algorithm 2 and Eq. 7): n ~ U{1, ..., N-1}, x_{n+1} = x0 + t_{n+1} z,
 # x_hat_n = one Heun step of the teacher's PF-ODE from t_{n+1} to t_n,
 # loss d(f(x_{n+1}, t_{n+1}), f_target(x_hat_n, t_n)).
 def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, target, num_scales=18,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, P_mean=None, P_std=2.0):
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, P_mean=None, P_std=2.0, span=1):
     """teacher: a denoiser D(x, sigma [B, 1]); target: the target network (EMA of model, or model itself for mu = 0).
 
-    P_mean, P_std: None draws n uniformly (the paper); numbers draw the interval from iCT's discretised log-normal."""
+    P_mean, P_std: None draws n uniformly (the paper); numbers draw the interval from iCT's discretised log-normal.
+    span: levels the teacher walks down (one Heun step each) before the target network is asked; 1 is the paper."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
+    upper = _intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    t_next = sigmas[upper][:, None]
     x_next = x0 + t_next * z
     with torch.no_grad():
-        x_hat = heun_step(teacher, x_next, t_next, t_n)
+        x_hat, t_n = _teacher_solve(teacher, x_next, sigmas, upper, span)
         y = _call(target, x_hat, t_n, labels)
     return distance(_call(model, x_next, t_next, labels), y)
 
 
 # Consistency training (Song et al. 2023, Algorithm 3 and Eq. 10): as cd_loss with x_hat_n = x0 + t_n z.
 def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_scales,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False, P_mean=None,
-            P_std=2.0):
+            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False, reference=None,
+            P_mean=None, P_std=2.0, span=1):
     """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network.
 
-    reference_batch: True replaces x0 + t_n z by a Heun step (the sampler's and cd_loss's step) of the PF-ODE whose
+    reference_batch: True replaces x0 + t_n z by Heun steps (the sampler's and cd_loss's step) of the PF-ODE whose
     denoiser is batch_denoiser over the batch: distillation from the batch itself, no trained teacher.
-    P_mean, P_std: as for cd_loss."""
+    reference: instead of the batch, a larger sample of clean data as (points, counts) from binned_reference.
+    P_mean, P_std, span: as for cd_loss (span > 1 needs reference_batch or reference)."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
+    upper = _intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
+    t_next = sigmas[upper][:, None]
     x_next = x0 + t_next * z
     with torch.no_grad():
-        x_hat = heun_step(_batch_teacher(x0, labels), x_next, t_next, t_n) if reference_batch else x0 + t_n * z
+        if reference is not None:
+            points, counts = reference
+            teacher = lambda x, sigma: batch_denoiser(x, sigma, points, counts=counts)  # noqa: E731
+            x_hat, t_n = _teacher_solve(teacher, x_next, sigmas, upper, span)
+        elif reference_batch:
+            x_hat, t_n = _teacher_solve(_batch_teacher(x0, labels), x_next, sigmas, upper, span)
+        elif span == 1:
+            t_n = sigmas[upper - 1][:, None]
+            x_hat = x0 + t_n * z
+        else:
+            raise ValueError(f"span={span} needs a denoiser to walk the levels: reference_batch=True or a reference")
         y = _call(target, x_hat, t_n, labels)
     return distance(_call(model, x_next, t_next, labels), y)
 

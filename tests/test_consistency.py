@@ -164,7 +164,7 @@ def test_sampling_sigmas_and_bad_sigmas():
 
 
 def test_bad_teachers_and_recipes():
-    with pytest.raises(ValueError, match="valid choices: batch, song2023, ict, ect"):
+    with pytest.raises(ValueError, match="valid choices: pool, batch, song2023, ict, ect"):
         cm_toy.train_ct("two_gmm_1D", recipe="ctm")
     with pytest.raises(TypeError, match=r"D\(x"):
         cm_toy.train_cd("two_gmm_1D", lambda x: x, steps=1)
@@ -176,12 +176,14 @@ def test_bad_teachers_and_recipes():
         cm_toy.train_cd("two_gmm_1D", cm_toy.consistency_model(1), steps=1)
     with pytest.raises(TypeError):
         cm_toy.train_ct("two_gmm_1D", recipe="ict", no_such_option=1)
+    with pytest.raises(ValueError, match="pool_size"):
+        cm_toy.train_ct("two_gmm_1D", pool_size=0, steps=1)
 
 
-@pytest.mark.parametrize("recipe", ["batch", "song2023", "ict", "ect"])
+@pytest.mark.parametrize("recipe", cm_toy.RECIPES)
 def test_smoke_training_of_each_recipe(recipe):
     edm = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False)
-    kw = dict(init=edm) if recipe == "ect" else {}
+    kw = dict(init=edm) if recipe == "ect" else dict(pool_size=4096) if recipe == "pool" else {}
     model = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
     assert model.is_consistency and len(model.history.losses) == 60
     x = sample_consistency(model, 100, num_steps=2)
@@ -278,3 +280,63 @@ def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
         assert (freq - expected).abs().max() < 5 * (expected * (1 - expected) / n).sqrt().max()
     # The log-normal spends far less of the batch above sigma = 2.8 than uniform draws do (about half).
     assert lognormal_interval_probs(sigmas, -0.5, 2.0)[sigmas[:-1] > 2.8].sum() < 0.35
+
+
+def test_binned_reference_keeps_counts_and_means_and_its_denoiser_matches_the_raw_sample():
+    task, g = get_dataset("three_gmm_1D"), torch.Generator().manual_seed(0)
+    sample = task.sample(20_000, g).double()
+    points, counts = cm_toy.binned_reference(sample, 0.02)
+    assert counts.sum().item() == len(sample) and len(points) < 400  # a few hundred cells hold every sample
+    assert torch.allclose((points * counts[:, None]).sum(0), sample.sum(0))  # each cell sits at its samples' mean
+    other = task.sample(20_000, g).double()  # another sample of the same size: the noise a reference carries
+    x = task.sample(64, g).double() + torch.randn(64, 1, generator=g, dtype=torch.float64)
+    for sigma in (0.3, 1.0, 10.0):
+        s = torch.full((64, 1), sigma, dtype=torch.float64)
+        raw = cm_toy.batch_denoiser(x, s, sample)
+        binned = cm_toy.batch_denoiser(x, s, points, counts=counts)
+        resampled = cm_toy.batch_denoiser(x, s, other)
+        # binning moves each point by < 0.02, far less than drawing the sample anew does
+        assert (raw - binned).abs().max() < 1e-3 and (raw - binned).abs().max() < (raw - resampled).abs().max() / 5
+    two_d = cm_toy.binned_reference(get_dataset("ring8_2D").sample(5000, g), 0.1)  # any dimension
+    assert two_d[0].shape[1] == 2 and two_d[1].sum().item() == 5000
+    with pytest.raises(ValueError, match="bin_width"):
+        cm_toy.binned_reference(sample, 0.0)
+
+
+def test_teacher_walks_span_heun_steps_down_the_grid_and_stops_at_sigma_min(gaussian):
+    from cm_toy.losses import _teacher_solve
+    sigmas = consistency_sigmas(10).double()
+    x = torch.tensor([[0.3], [2.0], [-1.0]], dtype=torch.float64)
+    upper = torch.tensor([9, 5, 2])
+    walked, t = _teacher_solve(gaussian.denoise, x, sigmas, upper, span=3)
+    for row, (top, bottom) in enumerate([(9, 6), (5, 2), (2, 0)]):  # the last stops at sigma_min after 2 steps
+        y = x[row:row + 1]
+        for level in range(top, bottom, -1):
+            y = cm_toy.heun_step(gaussian.denoise, y, sigmas[level], sigmas[level - 1])
+        assert torch.allclose(walked[row:row + 1], y, rtol=0, atol=1e-12) and t[row, 0] == sigmas[bottom]
+    # On the single Gaussian the walk follows the exact PF-ODE (f* is constant along it) to Heun's accuracy.
+    fine = consistency_sigmas(40).double()
+    walked, t = _teacher_solve(gaussian.denoise, x, fine, torch.tensor([39, 20, 3]), span=4)
+    assert torch.allclose(f_star(walked, t[:, 0]), f_star(x, fine[[39, 20, 3]]), atol=2e-3)
+    with pytest.raises(ValueError, match="span"):
+        _teacher_solve(gaussian.denoise, x, sigmas, upper, span=0)
+    with pytest.raises(ValueError, match="span=2 needs a denoiser"):
+        ct_loss(ExactF(), x, target=ExactF(), num_scales=10, span=2)
+
+
+def test_span_keeps_f_star_a_fixed_point_and_the_pool_target_is_far_less_noisy_than_the_batch(gaussian):
+    # With the exact f* as model and target the loss is only the teacher's error: Heun's (per step ~1e-4 here) for
+    # the exact denoiser, plus the reference's noise for a sampled one. A wrong f (mean moved by 0.05) stands out.
+    exact, x0 = ExactF(), gaussian.sample(1024, torch.Generator().manual_seed(2)).double()
+
+    def loss(model, **kw):
+        return ct_loss(model, x0, target=exact, num_scales=40, generator=torch.Generator().manual_seed(3), **kw).mean()
+
+    for span, bound in ((1, 1e-7), (4, 1e-6)):  # four Heun steps per target: more of the step's error
+        exact_teacher = dict(teacher=gaussian.denoise, target=exact, num_scales=40, span=span)
+        assert cd_loss(exact, x0, generator=torch.Generator().manual_seed(3), **exact_teacher).mean() < bound
+        assert cd_loss(ShiftedF(0.05), x0, generator=torch.Generator().manual_seed(3), **exact_teacher).mean() > 1e-3
+    pool = cm_toy.binned_reference(gaussian.sample(2**18, torch.Generator().manual_seed(4)).double(), 0.01)
+    assert loss(exact, span=4, reference=pool) < 1e-6  # as close to f* as the exact teacher's walk
+    assert loss(exact, span=4, reference_batch=True) > 10 * loss(exact, span=4, reference=pool)
+    assert loss(ShiftedF(0.05), span=4, reference=pool) > 1e-3
