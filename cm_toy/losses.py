@@ -189,6 +189,9 @@ def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_sc
     x_next = x0 + t_next * z
     with torch.no_grad():
         if reference is not None:
+            if labels is not None:
+                raise ValueError("reference (a pooled, binned sample) has no class labels; give labels=None "
+                                 "(class-conditional training uses train_cd_conditional)")
             points, counts = reference
             teacher = lambda x, sigma: batch_denoiser(x, sigma, points, counts=counts)  # noqa: E731
             x_hat, t_n = _teacher_solve(teacher, x_next, sigmas, upper, span)

@@ -322,6 +322,8 @@ def test_teacher_walks_span_heun_steps_down_the_grid_and_stops_at_sigma_min(gaus
         _teacher_solve(gaussian.denoise, x, sigmas, upper, span=0)
     with pytest.raises(ValueError, match="span=2 needs a denoiser"):
         ct_loss(ExactF(), x, target=ExactF(), num_scales=10, span=2)
+    with pytest.raises(ValueError, match="class labels"):
+        ct_loss(ExactF(), x, target=ExactF(), num_scales=10, reference=(x, torch.ones(3)), labels=torch.zeros(3))
 
 
 def test_span_keeps_f_star_a_fixed_point_and_the_pool_target_is_far_less_noisy_than_the_batch(gaussian):
