@@ -1,4 +1,4 @@
-"""Multistep drift: the targets of issue 5 for the library defaults, and the controlled experiments behind notebook 06.
+"""Multistep drift: the targets of issue 5 for the library defaults, and the controlled experiments behind notebook 07.
 
     python benchmarks/drift.py [--jobs N] [--quick] [--only targets|ablations]
 

@@ -59,7 +59,7 @@ SETTINGS += [("steps", v, dict(steps=v)) for v in (1000, 3000, 4000, 8000)]  # 2
 SETTINGS += [("seed (training)", v, dict(seed=v)) for v in (1, 2)]  # 0 is the base: the run-to-run spread
 BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="pseudo-Huber c=0.03", target_decay=0.95,
                    x_features=16, x_scale=1.0, steps=BASE_STEPS, **{"levels P_mean": -0.5, "seed (training)": 0})
-# (where the base sits on each axis; notebook 09 reads it from sweep.json's _meta)
+# (where the base sits on each axis; notebook 10 reads it from sweep.json's _meta)
 
 
 def key(axis, value):
@@ -83,7 +83,7 @@ def save(cache):
 
 def run(force=False):
     torch.set_num_threads(1)
-    # Settings no longer in SETTINGS (a renamed or dropped axis) would linger in the cache and in notebook 09: drop them.
+    # Settings no longer in SETTINGS (a renamed or dropped axis) would linger in the cache and in notebook 10: drop them.
     valid = {key(axis, value) for axis, value, _ in SETTINGS}
     cache = {k: v for k, v in load().items() if k in valid}
     floor = cm_toy.noise_floor(TASK, N)
