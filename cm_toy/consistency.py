@@ -323,6 +323,9 @@ def train_ct(task, *, recipe="pool", init=None, seed=0, **overrides):
     return recipes[recipe](get_dataset(task), init=init, seed=seed, **overrides)
 
 
+POOL_SEED_OFFSET = 1_000_003  # the pool recipe's sample is drawn with its own generator, seeded seed + this
+
+
 # Consistency training with the batch as its denoiser. Song et al. 2023's CT (Eq. 10) steps from x_{n+1} to
 # x0 + t_n z, an Euler step of the one-sample PF-ODE whose "denoiser" is the sample's own x0; CD (Eq. 7) takes a Heun
 # step of a trained denoiser. Here the step is a Heun step (samplers.heun_step, the one CD and the sampler use) of the
@@ -360,13 +363,11 @@ def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3
         pool = task.sample(pool_size, torch.Generator().manual_seed(POOL_SEED_OFFSET + seed))
         reference = binned_reference(pool.to(next(model.parameters()).device), bin_width)
     loss = functools.partial(ct_loss, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
-                             reference_batch=True, reference=reference, P_mean=P_mean, P_std=P_std, span=span)
+                             reference_batch=reference is None, reference=reference, P_mean=P_mean, P_std=P_std,
+                             span=span)
     return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
                               lr=lr, ema_decay=ema_decay, seed=seed, progress=progress,
                               desc="CT (batch)" if pool_size is None else "CT (pool)")
-
-
-POOL_SEED_OFFSET = 1_000_003  # the pool's generator is seeded with seed + this
 
 
 # The pool recipe: the batch recipe with two changes, each aimed at the blur of the one-step map's jumps between modes
