@@ -24,19 +24,10 @@ from common import task_args, write_results
 
 N, SEEDS, GUIDANCE = 10_000, range(5), (0.0, 0.5, 1.0, 2.0, 4.0)
 # Task-specific budgets for conditional CD (keyword overrides of train_cd_conditional; the defaults stay), run with
-# --tuned and written to results/conditional_tuned.md. With the default 8,000 steps the 30% class of uneven_two_gmm_1D
-# scored 3.63x its floor (median of 5); 16,000 steps gave 1.20x / 1.42x for the two classes, lr 4e-3 2.15x / 4.35x.
-# On ring8_2D 16,000 steps bring five of the eight classes under 3x (default: two); classes 1, 5, 6 stay above.
-# (Those numbers are from the N(0, sigma_max^2) start. From the class-aware start, now the default, 16,000 steps give
-# seven of eight ring classes under 3x (class 5: 3.33x) and 1.10x / 2.29x on uneven_two_gmm_1D.) All of the above
-# used the plain MLP (x_features=0). With the input Fourier features, the default since: 16,000 steps give 1.28x /
-# 3.08x on uneven_two_gmm_1D and one of eight ring classes under 3x (2.5x to 6.3x). Since session 5 (teacher trained
-# on the batch target, student with pseudo-Huber c = 0.03): 1.10x / 2.63x on uneven_two_gmm_1D and one ring class
-# under 3x (2.83x to 4.47x). Session 7 (ring8_2D, median of 5 / floor per class): the teacher without the input
-# features (x_features=0, which the student inherits) takes 16,000 steps to 1.76-3.03x (training seed 1: 1.88-3.07x;
-# EMA 0.9995: 1.90-2.98x; lr 4e-3: 1.75-3.01x; 60 or 80 levels instead of 40: 2.3-3.4x and 2.4-4.1x, slower to
-# converge) and 24,000 steps to 1.77-2.42x (training seeds 1 / 2: 1.68-2.45x / 1.43-2.88x); the input features with
-# 16,000 steps and 80 levels: 5.6-7.1x. See results/conditional_tuned.md.
+# --tuned and written to results/conditional_tuned.md (compare results/conditional.md, the defaults): 16,000 steps
+# for uneven_two_gmm_1D, whose 30% class the default 8,000 steps leave about 3x its floor; on ring8_2D 24,000 steps
+# with a teacher without the input features (x_features=0, which the student inherits), since with the features more
+# steps alone left most ring classes above 3x their floor.
 TUNED = {"uneven_two_gmm_1D": dict(steps=16_000), "ring8_2D": dict(steps=24_000)}
 TUNED_TEACHER = {"ring8_2D": dict(x_features=0)}  # keyword overrides of train_edm(task, conditional=True)
 SIGMAS = torch.cat([cm_toy.karras_sigmas(64, cm_toy.SIGMA_MIN, cm_toy.SIGMA_MAX, 7.0), torch.zeros(1)])

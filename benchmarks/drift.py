@@ -3,7 +3,7 @@
     python benchmarks/drift.py [--jobs N] [--quick] [--only targets|ablations]
 
 Writes benchmarks/results/drift.md (and drift.json with every number). Three tables:
-1. targets: the CT batch recipe (train_ct(recipe="batch"), the default before "pool") and default CD (train_cd from
+1. targets: the CT batch recipe (train_ct(recipe="batch")) and default CD (train_cd from
    a learned EDM teacher) with the default multistep sigmas, `sample_consistency(model, n, num_steps=k)`, k = 1, 2,
    4, 8, on every seed task: W1 of the seed-0 draw and the median over 5 sampling seeds (each / noise floor and / the
    one-step W1), std ratio. Target: std ratio within 1 +/- 0.03 and W1 <= 1.2x one-step for k = 2, 4, 8.

@@ -105,8 +105,7 @@ def run(force=False):
             teachers[teacher_key] = cm_toy.train_edm(TASK, seed=SEED, progress=False, **net)
             print(f"  EDM teacher {net}: {time.perf_counter() - start:.1f} s", flush=True)
         teacher = teachers[teacher_key]
-        # Every other train_cd argument at its library default (pseudo-Huber c = 0.03 since session 2; the sweep ran
-        # with a squared-L2 base before that). The teacher keeps seed 0.
+        # Every other train_cd argument at its library default (e.g. pseudo-Huber c = 0.03). The teacher keeps seed 0.
         kwargs = dict(seed=SEED, steps=BASE_STEPS, progress=False)
         kwargs.update(overrides)
         start = time.perf_counter()

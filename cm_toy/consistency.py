@@ -16,16 +16,12 @@ from .train import train
 __all__ = ["exact_consistency", "sample_consistency", "sample_exact_consistency", "sampling_sigmas",
            "consistency_model", "train_cd", "train_ct", "RECIPES"]
 
-RECIPES = ("pool", "batch", "song2023", "ict", "ect")  # train_ct recipes; the default ("pool") measured best
+RECIPES = ("pool", "batch", "song2023", "ict", "ect")  # train_ct recipes; the first, "pool", is the default
 
 
-# The consistency function f*(x, sigma) maps x at level sigma along the PF-ODE to level sigma_min
-# (Song et al. 2023, Eq. 3 and the definition of f); here integrated with Heun steps and the mixture's exact denoiser.
-# Discretisation error, measured against 1024 steps on three_gmm_1D for x within 4 standard deviations of p_sigma
-# (tests/test_consistency.py): at sigma = 80, 8e-3 / 2e-3 / 5e-4 with 64 / 128 / 256 steps; at sigma = 0.5,
-# 4e-4 / 1e-4 / 2e-5. Second order, as Heun should be, and rho = 7 beats rho = 2, 3, 5. The default, 256 steps, keeps
-# the error at worst 5e-4 in the far tails (typical points far less), well below the W1 noise floor of 10,000 samples
-# (about 0.01) and the errors a network makes (1e-2); it costs 511 exact-denoiser calls.
+# f*(x, sigma) maps x at level sigma along the PF-ODE to level sigma_min (Song et al. 2023, arXiv 2303.01469, Eq. 3),
+# here by Heun steps on a Karras grid with the mixture's exact denoiser. The error is second order in the step; 256
+# steps keep it below 1e-3 at sigma = 80, a tenth of the W1 noise floor of 10,000 samples (tests/test_consistency.py).
 @torch.no_grad()
 def exact_consistency(task, x, sigma, *, sigma_min=SIGMA_MIN, num_steps=256, rho=7.0):
     """f*(x, sigma) for every row of x [n, D] at its level sigma (scalar or [n]); computed in float64."""
@@ -49,19 +45,9 @@ def exact_consistency(task, x, sigma, *, sigma_min=SIGMA_MIN, num_steps=256, rho
 
 # ----- sampling ------------------------------------------------------------------------------------------------------
 
-# Default multistep levels after the first step at sigma_max, measured on three_gmm_1D with the default CD and iCT
-# models (median W1 over 5 sampling seeds / noise floor; one step: CD 1.9x, iCT 4.7x). Two steps, re-noising to tau:
-# tau = 0.2 / 0.4 / 0.7 / 1.0 / 1.5 / 5 gave CD 1.59 / 1.50 / 1.75 / 1.66 / 1.77 / 2.19x and iCT 2.99 / 2.55 / 2.51 /
-# 2.44 / 3.39 / 4.82x: levels around the spacing of the modes (1.5) and the data scale (sigma_data = 1) let the second
-# step move samples between modes, much lower ones only polish, much higher ones repeat the first step. Three steps
-# (80, 1.0, 0.3): CD 1.52x, iCT 2.17x. So the levels after sigma_max are spread geometrically over
-# [SAMPLING_SIGMA_LOW, SAMPLING_SIGMA_HIGH], two steps taking their geometric mean, 0.55.
-# Re-scanned with the batch-target models (session 4; two-step median W1 / floor at tau = 0.3 / 0.4 / 0.55 / 0.7 /
-# 0.9 / 1.2): CD three_gmm 1.11 / 1.10 / 1.34 / 1.44 / 1.31 / 1.34x (one step 1.11x), two_gmm 1.33 / 1.35 / 1.28 /
-# 1.14 / 1.34 / 1.30x, uneven 1.49 / 1.53 / 1.41 / 1.41 / 1.48 / 1.40x, single 1.49 / 1.58 / 1.61 / 1.56 / 1.56 /
-# 1.66x (one step 1.39x); ECT three 1.06 / 1.12 / 1.14 / 1.35 / 1.39 / 1.37x, two 1.54 / 1.51 / 1.43 / 1.16 / 1.62 /
-# 1.49x, uneven 2.57 / 2.42 / 2.15 / 1.93 / 1.55 / 1.44x, single 2.68 / 2.07 / 1.97 / 1.88 / 1.65 / 2.07x. No level
-# wins on every task or for both methods; 0.55 stays.
+# Multistep levels after sigma_max: geometric over [SAMPLING_SIGMA_LOW, SAMPLING_SIGMA_HIGH] (two steps: 0.55), around
+# the modes' spacing and the data scale, where a step can still move samples between modes. No other bounds win on
+# every task (benchmarks/results/drift.md, "Candidate levels for sampling_sigmas").
 SAMPLING_SIGMA_HIGH = 1.0
 SAMPLING_SIGMA_LOW = 0.3
 
@@ -96,15 +82,10 @@ def _levels(num_steps, sigmas, sigma_min, sigma_max):
 
 
 # Where the first step starts. Algorithm 1 of Song et al. 2023 draws x_T ~ N(0, T^2 I), but the noisy data at level T
-# is the data convolved with N(0, T^2 I) (Karras et al. 2022, arXiv 2206.00364, Eq. 1), whose mean is the data's mean m
-# and whose per-coordinate variance is T^2 + s^2 (s: the data's std); matching these two moments leaves an error of
-# order T^-3. The consistency function carries p_T onto the data (in 1D quantiles onto quantiles), so a start whose
-# mean is off by m / T in units of the noise moves mass across the whole distribution. Measured with T = 80
-# (benchmarks/results/start.md, W1 median of 5 sampling seeds / floor, n = 100,000, paper's start -> matched): the
-# exact f* 2.47x -> 1.34x on uneven_two_gmm_1D (m = -0.6) and 3.04x -> 1.14x on single_gaussian_1D (m = 1); the
-# default CD model 3.96x -> 3.14x (two steps 3.79x -> 1.90x) on the uneven task, but 2.89x -> 3.05x on the single
-# Gaussian, whose own offset the paper's start had partly cancelled (at n = 10,000: 1.34x -> 1.20x). Tasks with m = 0
-# are unchanged. So the paper's start stays the default and the matched one is an argument.
+# has mean m and per-coordinate variance T^2 + s^2 (Karras et al. 2022, arXiv 2206.00364, Eq. 1; m, s: the data's mean
+# and std); matching them leaves an error of order T^-3. The paper's start stays the default, the matched one an
+# argument: it helps the exact f* on tasks with m != 0, but a learned model's own offset can cancel part of the paper's
+# (benchmarks/results/start.md, uneven_two_gmm_1D and single_gaussian_1D).
 def _noisy_gaussian(noise, T, mean, std):
     """x_T = mean + sqrt(T^2 + std^2) noise: data N(mean, std^2 I) noised to level T, exactly (shared with
     guidance.class_prior_sample, which passes each row's class)."""
@@ -221,32 +202,12 @@ def _finish(result):
 # ----- consistency distillation -------------------------------------------------------------------------------------
 
 
-# Defaults measured with the plain MLP (x_features=0; the input features came later) on three_gmm_1D
-# (benchmarks/consistency.py; one-step median W1 over 5 sampling seeds, learned
-# teacher): 3,000 steps of 1,024 at lr 2e-3 gave 3.1x the noise floor; 8,000 steps of 256 at 5e-3 2.2x, at 8e-3 1.9x
-# (many small steps sharpen the jumps of the one-step map between modes more than few large ones); N = 18 levels 4.0x,
-# N = 80 2.8x, N = 40 2.2x; target_decay = 0 (no target EMA) diverged to 18x at this learning rate, the paper's 0.95
-# is kept. The pseudo-Huber metric with c = 0.03 (iCT, Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3.3) instead of
-# squared L2, one-step median W1 / floor on three / two / uneven / single: 1.65 / 1.42 / 1.74 / 1.52x vs 1.91 / 1.50 /
-# 1.84 / 1.45x (training seed 1 on three_gmm_1D: 1.68 vs 1.79x); c = 0.01 gave 1.69x on three_gmm_1D. Neither metric
-# brings the one-step gap mass near its true value (6-9x on the multimodal tasks). The learning rate already decays to
-# zero (cosine); on three_gmm_1D with c = 0 neither a sampling EMA of 0.99 or 0.9999 (1.90 / 1.91x: with 8,000 steps
-# the EMA warm-up min(decay, (1 + k) / (10 + k)) stays below 0.999), nor 1,024 x 4,000 steps (2.8x), lr 1.6e-2
-# (1.84x), target decay 0.9 (1.92x) or N = 80 (2.3x) helped the gap mass (5.3-11.9x). Only more steps do: 16,000 gave
-# 1.34x with gap mass 6.4x, at twice the time budget.
-# Levels (session 6): the interval [t_n, t_{n+1}] is drawn from iCT's discretised log-normal (Song & Dhariwal 2023,
-# arXiv 2310.14189, Sec. 3.5) with P_std = 2 and P_mean = -0.5, between iCT's -1.1 (for sigma_data = 0.5) and that
-# shifted by ln 2 for our sigma_data = 1. Uniform draws over the N - 1 intervals (Algorithm 2) spend half the batch
-# above sigma = 2.8, where f barely changes, and few where the one-step map's jumps between modes form (sigma about 0.2
-# to 1: the excess gap mass of f(x_sigma, sigma) rose from 1.4x to 3.0x between those levels and stayed there above).
-# Scratch runs from the same EDM teachers, one-step median W1 / floor and gap mass / its true value, three / two /
-# uneven / single: 0.99 / 1.29 / 1.66 / 1.34x and 2.9 / 1.3 / 2.9 / 1.0x, against uniform 1.11 / 1.31 / 1.70 / 1.39x
-# and 3.7 / 1.9 / 2.7 / 0.8x. On three_gmm_1D: P_mean -1.1 / 0: 0.99 / 1.04x, gap 3.0 / 3.2x; P_std 1.5: 1.14x, gap
-# 3.4x; P_std 1: gap 2.0x but 10.6x W1 (the high levels starve); N = 60: gap 3.6x; 10 levels bridged by 4 Heun steps of
-# the teacher each: gap 2.5x but two-step 5.2x (f is trained at too few levels). Training seeds 1 / 2: three_gmm 1.01 /
-# 0.95x, gap 3.0 / 2.8x; uneven 1.71 / 1.86x, gap 3.2 / 3.1x: the 3x line is crossed by run-to-run spread. A
-# regression of f on the exact f* at the same levels, same network and budget, reaches gap 1.8x: the network can
-# represent the jumps; the consistency loss is what blurs them.
+# Consistency distillation (Song et al. 2023, Algorithm 2). Deviations for the toy tasks:
+# - N = 40 levels (CIFAR-10: 18): best of 10 / 20 / 40 / 80 (benchmarks/results/sweep.md, num_scales rows).
+# - 8,000 steps of 256 at lr 8e-3: many small steps sharpen the one-step map's jumps between modes more than few large.
+# - pseudo-Huber c = 0.03 (iCT, Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3.3), not squared L2 (sweep.md, metric).
+# - levels from iCT's discretised log-normal (Sec. 3.5; P_mean -0.5 for our sigma_data = 1), not uniform: uniform draws
+#   waste half the batch above sigma = 2.8, where f barely changes (consistency.md, rows "CD, uniform levels").
 def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
              target_decay=0.95, c=0.03, P_mean=-0.5, P_std=2.0, init="teacher", hidden=None, depth=None,
              sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0, progress=True):
@@ -299,12 +260,8 @@ def _train_with_target(model, loss, task, *, c, target_decay, steps, batch_size,
 # ----- consistency training -----------------------------------------------------------------------------------------
 
 
-# The default recipe is "pool", the best measured over the four toy tasks (benchmarks/results/consistency.md, training
-# seed 0; one-step median W1 over the noise floor, three_gmm / two_gmm / uneven_two_gmm / single_gaussian, and the
-# one-step gap mass over its true value): see the table under _train_pool. Before it, "batch" was the default: 1.24 /
-# 1.43 / 1.61 / 1.19x, gap 6.7 / 4.6 / 5.4 / 1.0x; ECT 3.3 / 2.8 / 4.7 / 11x, iCT 6.6 / 5.2 / 29 / 17x, Song 2023
-# 13 / 16 / 15 / 7.8x. With the plain MLP (x_features=0) and before the batch targets: ECT 8.4 / 7.3 / 18.7 / 4.8x,
-# iCT 4.3 / 5.2 / 24.5 / 9.5x, Song 2023 22 / 22 / 22 / 7.2x.
+# The default recipe, "pool", has the lowest one-step W1 and gap mass of the recipes on the three multimodal tasks; on
+# the single Gaussian, which has no gaps, "batch" is ahead (benchmarks/results/consistency.md).
 def train_ct(task, *, recipe="pool", init=None, seed=0, **overrides):
     """Discrete consistency training without a teacher; returns the EMA consistency model with `.history`.
 
@@ -326,29 +283,14 @@ def train_ct(task, *, recipe="pool", init=None, seed=0, **overrides):
 POOL_SEED_OFFSET = 1_000_003  # the pool recipe's sample is drawn with its own generator, seeded seed + this
 
 
-# Consistency training with the batch as its denoiser. Song et al. 2023's CT (Eq. 10) steps from x_{n+1} to
-# x0 + t_n z, an Euler step of the one-sample PF-ODE whose "denoiser" is the sample's own x0; CD (Eq. 7) takes a Heun
-# step of a trained denoiser. Here the step is a Heun step (samplers.heun_step, the one CD and the sampler use) of the
-# PF-ODE of the batch itself: its denoiser is batch_denoiser, E[x0 | x] under the batch's empirical distribution (the
-# stable target field of Xu et al. 2023, arXiv 2302.00670, which Stable Consistency Tuning, Wang et al. 2024,
-# arXiv 2410.18958, uses for CT). No trained model enters the target, so this is consistency training; everything
-# else is train_cd's setup (N = 40 levels, target EMA 0.95, pseudo-Huber c = 0.03, 8,000 steps of 256 at lr 8e-3).
-# Measured (benchmarks/results/consistency.md, one-step / two-step median W1 / noise floor, three / two / uneven /
-# single): fresh weights 1.24 / 1.43 / 1.61 / 1.19x and 1.51 / 1.33 / 1.50 / 1.03x; started from the EDM model 1.16 /
-# 1.45 / 1.46 / 1.43x (so the default starts fresh: no EDM run needed). Scratch runs: training seeds 1 and 2 from the
-# EDM model on three_gmm_1D 1.06 / 1.18x; the same loss with the Euler step x_t + (t_n - t_{n+1}) (x_t - D) / t_{n+1}
-# instead of Heun 4.00 / 4.04 / 3.08 / 5.42x: with 40 levels, Euler's error is the bias; ECT avoids it with tiny
-# steps, whose long chain leaves errors at high sigma (ECT's single Gaussian: 11x) that this coarse, accurate chain
-# does not. Session 6 (scratch): CD's log-normal levels (P_mean -1.1, P_std 2) help here on two / uneven (1.33 / 1.54x)
-# and three_gmm (P_mean -0.5: 1.15x) but not on single (1.47x) and leave the gap mass where it was (6.3x on three_gmm),
-# so levels stay uniform. The gap mass comes from the batch's denoiser between modes, where few batch points are near
-# and each sample's own x0 dominates the estimate: with 2,048 reference points (the batch plus fresh samples) it fell to
-# 4.5x at 3.5x the time; pseudo-Huber c = 0.01 / 0.003 (6.5 / 5.9x), x_scale 2 / 4 (7.2 / 6.9x) and 64 input features
-# (5.0x) did not reach 3x. Session 9 (scratch, three_gmm_1D, one-step median W1 / floor and gap mass / true): target
-# decay 0.9 / 0.7 / 0: 1.19x, 5.8x / 4.61x, 16.2x / 19.5x, 24.5x (the friction is what keeps CT stable, not what blurs
-# its jumps); from the EDM model 1.16x, 6.3x; 80 levels 1.12x, 6.6x; batch 512 1.07x, 5.5x; 16,000 steps 0.92x, 5.3x
-# (about 60 s); decay 0.9 with 12,000 steps 1.07x, 5.1x; hidden 256 1.19x, 5.9x; lr 1.6e-2 1.14x, 5.9x. None reaches
-# 3x. What does is a quieter denoiser (session 10): the pool recipe below.
+# The batch recipe: Song et al. 2023's CT (Eq. 10) with its one-sample Euler step x0 + t_n z replaced by a Heun step
+# (samplers.heun_step, as in CD) of the PF-ODE whose denoiser is batch_denoiser, E[x0 | x] under the batch (the stable
+# target field of Xu et al. 2023, arXiv 2302.00670, used for CT by Stable Consistency Tuning, Wang et al. 2024,
+# arXiv 2410.18958). No trained model enters the target; everything else is train_cd's setup, except:
+# - Heun, not Euler: over 40 levels an Euler step's error biases the target.
+# - uniform levels (Algorithm 3): CD's log-normal did not lower the gap mass here.
+# - fresh weights: the EDM init helps some tasks, hurts others (consistency.md, rows "CT batch, from the EDM model").
+# Between modes few batch points are near, so its denoiser is noisy there and the gap mass stays high: see pool.
 def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
                  target_decay=0.95, c=0.03, P_mean=None, P_std=2.0, span=1, pool_size=None, bin_width=0.02,
                  hidden=128, depth=3, x_features=16, x_scale=1.0, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
@@ -370,40 +312,23 @@ def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3
                               desc="CT (batch)" if pool_size is None else "CT (pool)")
 
 
-# The pool recipe: the batch recipe with two changes, each aimed at the blur of the one-step map's jumps between modes
-# (the batch recipe's one-step gap mass: 6.7 / 4.6 / 5.4x the true value on the three multimodal tasks).
-# 1. The denoiser of a large sample instead of the batch's. The batch's estimate of E[x0 | x] is noisy: 256 points
-#    hold each mode's share only to +-3 percentage points, which moves the boundary between the modes' basins from
-#    step to step, and the consistency loss averages targets on both sides of it into a ramp. Measured on
-#    three_gmm_1D (one-step gap mass / true, median of 5 sampling seeds; scratch, session 10), with P_mean = -0.5:
-#    reference of 256 / 1,024 / 2,048 / 4,096 fresh points 6.6 / 4.8 / 4.4 / 3.6x (the last at 3.5x the time); the
-#    batch with each mode's exact share (stratified, a check of the diagnosis, not a recipe) 4.1x; all data seen so
-#    far, binned, 3.2x; the exact denoiser (CD with the oracle teacher) 3.0x. Binning makes the large sample cheap:
-#    2^20 points at bin_width 0.02 are a few hundred weighted points (losses.binned_reference; 1D tasks: 240 or so).
-#    In 2D the same bin_width leaves ~18,000 cells (ring8_2D), 70x the cost: pass a larger bin_width there.
-# 2. span = 4: the teacher walks 4 levels down before the target network is asked (losses._teacher_solve), so the
-#    jumps climb the 40 levels through a quarter of the bootstraps. Scratch, three_gmm_1D: exact denoiser, gap 3.0x ->
-#    2.4x (one-step W1 1.01 -> 0.76x the floor); the batch's own denoiser 6.6x -> 5.6x.
-# P_mean = -0.5 as train_cd (uniform levels with a 4,096-point reference: 4.6x against 3.6x).
-# Measured (benchmarks/results/consistency.md, training seed 0; three / two / uneven / single; one-step median W1 /
-# floor, gap mass / true, W1 at n = 100,000 / its floor): pool 0.68 / 1.19 / 1.51 / 1.48x, 2.1 / 1.4 / 1.8 / 1.1x,
-# 1.66 / 1.44 / 3.49 / 3.31x; batch 1.24 / 1.43 / 1.61 / 1.19x, 6.7 / 4.6 / 5.4 / 1.0x, 2.91 / 2.53 / 4.31 / 2.37x;
-# CD from the learned EDM teacher 0.99 / 1.29 / 1.66 / 1.34x, 2.9 / 1.3 / 2.9 / 1.0x, 2.23 / 1.77 / 3.96 / 2.89x.
-# Ablations: span = 1 1.02 / 1.30 / 1.38 / 1.36x, gap 3.4 / 2.0 / 2.5 / 1.2x; the batch as reference (span 4)
-# 0.95 / 1.30 / 1.29 / 1.53x, gap 5.6 / 3.2 / 3.4 / 1.0x: the large reference removes most of the gap mass, the walk
-# the rest. The single Gaussian, which has no gaps, is the one task where batch stays ahead (uniform levels did not
-# change that: pool with P_mean = None 1.58x). Time: 48 s alone on one thread (three_gmm_1D), batch 30 s.
+# The pool recipe: the batch recipe with two changes against the blur of the one-step map's jumps between modes.
+# 1. The denoiser of a large sample (2^20 points, binned: losses.binned_reference; pass a larger bin_width in 2D), not
+#    the batch's: 256 points hold each mode's share only to +-3 percentage points, which moves the boundary between
+#    the modes' basins from step to step, and the loss averages targets on both sides of it into a ramp.
+# 2. span = 4: the teacher walks 4 levels per target (losses._teacher_solve), so the jumps climb the grid in a quarter
+#    of the bootstraps.
+# With train_cd's log-normal levels. The large sample removes most of the excess gap mass, the walk the rest
+# (benchmarks/results/consistency.md, rows "CT pool, one level per target" and "CT pool, the batch as reference").
 _train_pool = functools.partial(_train_batch, span=4, pool_size=2**20, P_mean=-0.5)
 
 
 def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1e-3, ema_decay=0.999, s0=10, s1=150,
                     mu0=0.9, c=None, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
                     sigma_max=SIGMA_MAX, rho=7.0, progress=True):
-    # Song et al. 2023, Algorithm 3; N(k) from s0 to s1 + 1 levels and target decay mu(k) (Appendix C; CIFAR-10:
-    # s0 = 2, s1 = 150, mu0 = 0.9, hundreds of thousands of steps). Toy adaptation, measured on three_gmm_1D: with
-    # s0 = 2 the first grid is {sigma_min, sigma_max}, whose CT target is the posterior mean, i.e. the data mean, so
-    # every one-step sample collapsed into one mode (mode mass error 0.67) and the EMA target kept it there for the
-    # whole short budget; s0 = 10 avoids the collapse. lr 1e-3 beat 5e-4 and 5e-3.
+    # Song et al. 2023, Algorithm 3 with N(k) and mu(k) of Appendix C (CIFAR-10: s0 = 2, s1 = 150, mu0 = 0.9).
+    # Deviation: s0 = 10. With s0 = 2 the first grid is {sigma_min, sigma_max}, whose CT target is the data mean: every
+    # one-step sample collapses into one mode, and the EMA target keeps it there for the whole short budget.
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
                               sigma_min=sigma_min, seed=seed)
     target = copy.deepcopy(model).requires_grad_(False)
@@ -420,21 +345,13 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
 def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3, ema_decay=0.999, s0=10, s1=160,
                P_mean=0.0, P_std=2.0, c=0.03, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
                sigma_max=SIGMA_MAX, rho=7.0, progress=True):
-    # iCT (Song & Dhariwal 2023): no target EMA, pseudo-Huber, 1 / (t_{n+1} - t_n) weighting, discretised log-normal
-    # levels, N(k) doubling from s0 + 1 to s1 + 1 (CIFAR-10: s0 = 10, s1 = 1280, P_mean = -1.1, P_std = 2.0, c = 0.03,
-    # 400k steps). Toy adaptations, each measured on three_gmm_1D (one-step median W1 / noise floor):
-    # - s1 = 160: with 8,000 steps the chain of levels must stay short enough for the boundary condition to travel up
-    #   it (s1 = 640 gave 6.2x, 320 7.2x, 160 4.7x, 80 5.1x: finer grids are less biased but train too slowly);
-    # - P_mean = 0: our sigma_data is 1, not 0.5, and the modes' spacing (1.5) sets the levels where f bends; centring
-    #   the log-normal at sigma = 1 instead of exp(-1.1) = 0.33 trains the high levels the one-step map needs more;
-    # - c = 0.03: in 1D the pseudo-Huber metric sees |f - target| itself, whose scale is the data's (1), not a
-    #   3072-pixel norm; measured at lr 5e-3, s1 = 320, P_mean = -0.4: c = 0.005 6.1x, 0.03 7.2x, 1 (L2-like) 11x; we
-    #   keep 0.03 (0.005 was not re-measured at the final settings);
-    # - lr 3e-3 (at 8,000 steps of 256: 2e-3 7.8x, 5e-3 7.2x, 1e-2 25x);
-    # - 4,000 steps of 1,024 (about the same time as 8,000 of 256): a larger batch averages CT's one-sample target
-    #   (x0 + t_n z, whose spread given x_{n+1} is large). One-step median W1 / floor on three / two / uneven / single:
-    #   4.28 / 5.19 / 24.5 / 9.47x vs 4.66 / 8.94 / 26.4 / 10.0x with 8,000 of 256; 2,500 steps of 2,048 11 / 9.9 /
-    #   23 / 25x; 1,024 at lr 5e-3 5.2 / 4.9 / 28 / 10.4x; P_mean = 0.4 5.3x and c = 0.003 8.2x on three_gmm_1D.
+    # iCT (Song & Dhariwal 2023, arXiv 2310.14189): no target EMA, pseudo-Huber, 1 / (t_{n+1} - t_n) weighting,
+    # log-normal levels, N(k) doubling from s0 + 1 to s1 + 1 (CIFAR-10: s1 = 1280, P_mean = -1.1, 400k steps).
+    # Deviations for the toy budget:
+    # - s1 = 160: on a short budget the boundary condition must still climb the chain; finer grids train too slowly.
+    # - P_mean = 0: centres the levels at sigma = 1 (our sigma_data and the modes' scale), not exp(-1.1) = 0.33.
+    # - c = 0.03 kept although 1D |f - target| has the data's scale, not a 3072-pixel norm: a large c trained worse.
+    # - 4,000 steps of 1,024 at lr 3e-3: a larger batch averages CT's widely spread one-sample target x0 + t_n z.
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
                               sigma_min=sigma_min, seed=seed)
     num_scales = functools.partial(ict_num_scales, total_steps=steps, s0=s0, s1=s1)
@@ -448,38 +365,14 @@ def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3,
 def _train_ect(task, *, init=None, seed=0, steps=6000, batch_size=256, lr=2e-3, ema_decay=0.999, stages=8, q=2.0,
                k=8.0, b=1.0, P_mean=-0.4, P_std=2.0, c=0.03, edm_steps=4000, hidden=128, depth=3,
                sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, reference_batch=True, progress=True):
-    # ECT (Geng et al. 2024): start from an EDM denoiser, then stage s = 0, ..., stages - 1 pairs t with
-    # r = t (1 - q^-(s+1) (1 + k sigmoid(-b t))): the gap t - r halves every stage (CIFAR-10: q = 2, k = 8, b = 1,
-    # P_mean = -1.1, P_std = 2, stages of 25k of 200k steps, i.e. 8). Toy adaptations: P_mean = -0.4 shifts CIFAR's
-    # log-normal by ln 2 for our sigma_data = 1 (vs 0.5); pseudo-Huber c = 0.03 as for iCT (the paper's c = 0 is the
-    # L2 norm, which in 1D is |f - target|, the L1 loss); 6,000 steps of 256 at lr 2e-3 (measured on three_gmm_1D:
-    # 8.4x the noise floor one-step; 2,000 steps of 1,024 at 1e-3: 15x; 8,000 steps at 1e-3 with P_mean = 0: 11x).
-    # A later sweep, one knob at a time, one-step median W1 / floor on three / two / uneven / single (defaults: 8.4 /
-    # 7.3 / 18.7 / 4.8x) found no change that helps on every task; single runs move by 2x with any knob, so these
-    # mostly measure run-to-run spread: P_mean = 0.4: 4.5 / 6.7 / 21 / 12.6x (training seed 1 on three: 5.9x vs 7.9x);
-    # P_mean = 0.2: 5.6 / 8.9 / 11.4 / 9.1x; P_mean = 0, P_std = 2.5: 6.4 / 10.8 / 15.9 / 8.5x; c = 0.1: 9.0 / 8.1 /
-    # 10.9 / 16.4x; 6 stages: 9.1 / 7.5 / 23 / 10.3x. On three_gmm_1D only: P_mean = 0.8 / 1.2: 12.9 / 10.6x;
-    # P_std = 1: 30x; c = 0.003: 6.1x (single_gaussian_1D: 20x); c = 0.3: 11.1x; 5 / 12 stages: 10.5 / 12.0x; k = 0:
-    # 11.9x; lr 1e-3 / 5e-3: 14.0 / 11.4x; 12,000 steps: 6.1x (over the time budget); 4,000 x 1,024: 11.0x (lr 4e-3:
-    # 7.2x); 2,000 x 2,048: 13.3x; sampling EMA 0.99 / 0.9999: 8.9 / 8.4x (the lr already decays to zero by cosine).
-    # With the input-feature network (x_features=16): 5.1 / 3.4 / 14.6 / 6.8x. The uneven task's mode mass error (0.078)
-    # is the metric's doing: given x_t, CT's one-sample target f(x0 + r z, r) is spread over several modes near the
-    # jumps of f, and a small c fits its median, which sits in the heavier mode. A large c fits the mean instead: on
-    # uneven_two_gmm_1D c = 1 / 10 gave mode mass error 0.010 / 0.015 (two-step 5.2 / 5.8x vs 14.2x), but the mean
-    # of a target split between modes lies in the gap, so one-step gap mass rose (30x vs 21x) and three_gmm_1D fell
-    # to 6.7x (c = 1). c = 0.03 stays: the better one-step W1 on three of the four tasks.
-    # reference_batch=True (the default since session 4): the target's x_r comes from an Euler step with the batch's
-    # estimate of E[x0 | x_t] (losses.batch_denoiser; stable target field, Xu et al. 2023, arXiv 2302.00670; used for
-    # CT by Stable Consistency Tuning, Wang et al. 2024, arXiv 2410.18958) instead of x0 + r z. Its spread given x_t
-    # is far smaller, so there is no median to be biased towards: from the same EDM init (itself trained with the
-    # reference batch), one-step three / two / uneven / single 3.25 / 2.75 / 4.66 / 11.3x vs 5.68 / 4.71 / 14.9 / 9.2x
-    # without it, and the uneven task's mode-mass error 0.008 vs 0.076. The single Gaussian stays ECT's weak case.
-    # With P_mean = 0.4, c = 0.3, 10,000 steps: 2.22 / 2.52 / 3.55 / 10.6x, over the 60 s budget with the EDM run.
-    # The single Gaussian's one-step map at sigma_max comes out with compressed tails (f(80 z) at z = -3 / 0 / 3:
-    # -0.03 / 1.03 / 1.38 against 0.40 / 1.00 / 1.60); training high t more often did not fix it (P_std 2.5: 14.8x,
-    # P_mean 0.4: 9.2x, 10,000 steps: 12.2x). Open. P_mean = 0.4 on all four (same EDM models): 2.36 / 3.43 / 4.51 /
-    # 9.15x one-step, 1.23 / 1.23 / 1.54 / 2.50x two-step: better on three tasks in one step, not adopted at the end of
-    # session 4 (it would need every benchmark and notebook regenerated); a lead for the next change of defaults.
+    # ECT (Geng et al. 2024, arXiv 2406.14548): from an EDM denoiser, stage s pairs t with r = t (1 - q^-(s+1)
+    # (1 + k sigmoid(-b t))), halving t - r every stage (CIFAR-10: q = 2, k = 8, b = 1, P_mean = -1.1, 8 stages).
+    # Deviations for the toy tasks:
+    # - P_mean = -0.4: CIFAR's log-normal shifted by ln 2 for our sigma_data = 1 (vs 0.5).
+    # - pseudo-Huber c = 0.03 as iCT, not c = 0 (in 1D an L1 loss, which fits the median of a multimodal target).
+    # - 6,000 steps of 256 at lr 2e-3: the toy time budget, EDM pretraining included.
+    # - reference_batch=True: x_r by an Euler step with losses.batch_denoiser (as the batch recipe), not x0 + r z; its
+    #   far smaller spread leaves no median to be biased towards (consistency.md, rows "CT ect, one-sample target").
     pretrain_seconds = 0.0
     if init is None:
         init = train_edm(task, seed=seed, steps=edm_steps, hidden=hidden, depth=depth, progress=progress)

@@ -27,65 +27,10 @@ from .train import train
 __all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", "scm_loss", "scm_tangent",
            "train_continuous_ct", "CONTINUOUS_RECIPES"]
 
-# train_continuous_ct recipes; the first is the default. Measured on three_gmm_1D (EDM init, 4,000 steps of 256, one
-# training seed, median W1 over 3 sampling seeds / noise floor): song2023 9.1x one-step, 3.6x two-step; scm 10.6x and
-# 6.0x. Variants of scm that did not help: lr 3e-3 (34x), 5e-4 (15x), batch 1024 x 2,000 steps (15x), P_mean 0 /
-# P_std 2 (11x), prior weighting 1/sigma (17x); sCD with the exact teacher (15x) shows the gap is not the one-sample
-# variance but the slow upward propagation of the boundary condition on this budget.
-#
-# Diagnosis of song2023 (three_gmm_1D, EDM init, median of 5 sampling seeds; f compared with exact_consistency at
-# sigma = 80 / 10 / 3 / 1 / 0.5 / 0.2 / 0.05 on p_sigma): at 4,000 steps the RMS error of f is 0.19 / 0.11 / 0.10 /
-# 0.08 / 0.05 / 0.02 / 0.004, its mean (signed bias) below 0.04 everywhere: the error is not a bias and not weight
-# noise but a too-smooth one-step map (gap mass 23x the true one) whose error grows with sigma, the signature of the
-# boundary condition f(x, sigma_min) = x not yet carried up to sigma_max. Continuous CD with the EXACT tangent
-# (teacher="exact": no one-sample variance at all) is no better (10.2x), so variance is not the limit; more steps
-# are: 8,000 steps 5.1x (two-step 2.6x), 12,000 steps 5.6x (exact teacher 5.1x). Did not help (4,000 steps unless
-# named; 9.1x to beat): batch 1024 x 3,000 steps 12x; lr 2e-3 14x, 3e-3 (batch 1024) 31x, 5e-4 17x; more high
-# noise levels (P_mean 0.5 / P_std 2: 13x with the exact teacher; sigma drawn from the rho = 7 Karras density of
-# Song 2023's discrete CT: 60x), fewer (P_mean -1.1: 14x); lambda = 1 17x; tangent clip |sigma df/dsigma| <= 1 17x;
-# the tangent by a central difference (step 0.01 sigma) instead of a JVP: the same quality (9.2x), no faster; a
-# constant learning rate instead of the cosine decay to 0 12.8x; fresh weights instead of the EDM init (8,000 steps)
-# 15.4x against 5.1x. Across training seeds 0-4 the 8,000-step default scores 5.1 / 8.2 / 6.0 / 6.7 / 10.3x one-step.
-# Run-to-run spread of these single-seed runs is about +-30%.
-#
-# With the input Fourier features (MLP x_features=16, the default since session 3; EDM init from train_edm defaults,
-# training seed 0, median W1 over 5 sampling seeds / floor, one-step / two-step; one thread on a contended machine):
-# the 8,000-step default scores three_gmm 4.17x / 2.73x, two_gmm 6.13x / 2.65x, uneven_two_gmm 6.93x / 2.72x,
-# single_gaussian 13.18x / 2.35x (before the features: 5.1 / 8.5 / 7.4 / 7.1x one-step), training 148-169 s (+ EDM
-# 34-40 s) under contention against 111 s without the features. Knobs on three_gmm (8,000 steps unless named; 4.17x to
-# beat): x_features=0 (EDM and f) 5.08x / 2.65x; lr 2e-3 4.04x / 2.25x (within the +-30% seed spread, not adopted);
-# lr 5e-4 4.65x / 2.41x; 4,000 steps 6.58x / 4.10x; tangent_clip 1.0 6.25x / 2.89x. Defaults unchanged.
-#
-# The reference-batch direction (session 4; reference_batch=True, the default for CT): the tangent follows
-# (x - D) / sigma with D the batch's estimate of E[x0 | x] (losses.batch_denoiser), not the one-sample z. From the
-# same EDM init (itself trained with the batch target), training seed 0, one-step / two-step median W1 over 5 sampling
-# seeds / floor, three / two / uneven / single (benchmarks/results/continuous.md): 2.67 / 2.81 / 5.02 / 9.65x and
-# 1.56 / 1.60 / 2.23 / 1.73x, against 4.68 / 6.24 / 6.48 / 9.70x and 4.06 / 2.73 / 3.24 / 2.16x with z. Better on
-# three tasks, even on the single Gaussian, and still above the 2.5x target: the boundary condition's slow upward
-# propagation (above) remains the limit. Session 5, same EDM models (one-step median W1 / floor): lr 2e-3 three 2.50x,
-# single 6.85x, but two_gmm 6.61x; P_mean 0.4 three 3.35x, single 6.15x. Defaults unchanged. The discrete recipe
-# train_ct(recipe="batch") uses the same batch denoiser with finite Heun steps over 40 levels and reaches 1.2-1.6x.
-# Session 7 (benchmarks/results/start.md): one network call from the matched start N(m, T^2 + s^2) at a lower T, the
-# same default models: T = 80 / 40 / 20 / 10 / 5 give 2.67 / 1.95 / 1.99 / 1.76 / 1.42x on three_gmm and 9.74 / 7.90 /
-# 4.49 / 3.36 / 4.05x on single_gaussian (the exact f* is flat in T down to 10): the boundary condition has climbed to
-# about sigma = 10, not to sigma_max. Training and sampling defaults unchanged.
-#
-# Session 8: the propagation story is not the whole story. The default discrete CT model (train_ct, "batch"; one step
-# 1.19x on single_gaussian_1D, 1.24x on three_gmm_1D), trained on with song2023's loss (batch direction, fresh Adam,
-# lr 1e-3 with cosine decay, EMA weights): single 14.7x after 1,000 steps, 7.8x after 4,000, 8.0x after 8,000; three
-# 3.0x / 3.2x after 1,000 / 4,000. With the exact tangent (teacher "exact") 8.0x, lr 2e-4 4.8x, Adam eps 1e-4 21x.
-# Its own discrete loss under the same conditions keeps it at 1.07x / 1.18x (1,000 / 4,000 steps), but not without its
-# target EMA (decay 0 instead of 0.95: 52x). So a good f is not a stable point of the continuous objective, and what
-# holds it in the discrete one is the target network's friction term, which the limit drops (_train_damped). Damped
-# (JVP tangent + (f - f_target) / (target_step sigma), target decay 0.95), from the EDM model, 8,000 steps, one step
-# at T = 80 (median of 5 sampling seeds / floor) three / two / uneven / single: lr 1e-3, target_step 0.1: 3.76x
-# (three), 3.65x (single); lr 3e-3, target_step 0.1: 1.88 / 2.90 / 2.73 / 2.51x; lr 3e-3, target_step 0.2 (the
-# default): 1.97 / 2.28 / 2.36 / 2.33x, two steps 1.07 / 1.07 / 1.16 / 1.34x; 4,000 steps: 2.53x (three), 3.36x
-# (single); target_step 0.05 (lr 1e-3) single 8.1x; 5% of each batch at sigma_max (lr 1e-3) single 6.9x.
-# Without the target network, a one-sided finite difference (f(x, sigma) - f(x - d z, sigma - d)) / d, d = kappa sigma,
-# in place of the JVP (numerical viscosity, no friction) gave single 6.4 / 3.8 / 3.1 / 6.1x at kappa = 0.05 / 0.1 /
-# 0.2 / 0.3 and three 2.2 / 3.6 / 6.0x at 0.1 / 0.2 / 0.3; more high noise levels for song2023 (P_mean 0.4 / 1.0,
-# P_std 2) single 8.6 / 8.7x.
+# train_continuous_ct recipes; the first is the default, best of the three in one and two steps on every seed task
+# (benchmarks/results/continuous.md). The undamped song2023 is limited by the slow upward propagation of the boundary
+# condition f(x, sigma_min) = x: its one-step map is too smooth at high sigma, and one call at a lower level T scores
+# better than at sigma_max (benchmarks/results/start.md, "continuous CT" rows); an exact tangent does not fix it.
 CONTINUOUS_RECIPES = ("damped", "song2023", "scm")
 
 
@@ -102,13 +47,9 @@ def ct_tangent(model, x, sigma, z):
 
 
 # The same numbers as torch.func.jvp(module, primals, tangents) under no_grad, bit for bit (tests/test_continuous.py),
-# by forward-mode AD with dual numbers, and faster here. Any input of an operation that has no tangent (a parameter,
-# a buffer, a Python float such as sigma_data) gets an "efficient zero tensor" from PyTorch (2.13, CPU) whose shape
-# checks run in Python: 0.1 to 0.4 ms per operation, while the network's whole forward pass takes 0.4 ms. So the
-# parameters and buffers enter as dual numbers with zero tangents, and so, for the duration of the call, do the float
-# constants of the preconditioning (sigma_data, sigma_min; networks.scalings is written so that this changes no bit).
-# Measured on the default consistency model, batch 256, one thread: 4.4 ms -> 2.3 ms per JVP, and a training step of
-# the damped recipe 8.9 ms -> about 6.2 ms (torch.func.jvp in a no_grad block, as before, against this function).
+# by forward-mode AD with dual numbers, and faster here: an input without a tangent would get a PyTorch "efficient zero
+# tensor" whose Python-side shape checks are slow next to this small network. So parameters, buffers and, during the
+# call, the float constants of the preconditioning enter as duals with zero tangents (networks.scalings keeps the bits).
 _CONSTANTS = ("sigma_data", "sigma_min")
 
 
@@ -334,10 +275,11 @@ def train_continuous_ct(task, *, recipe="damped", init=None, seed=0, **overrides
     """Continuous-time consistency training; returns the EMA consistency model (samples with sample_consistency), with
     `.history` (a TrainResult).
 
-    recipe: "damped" (the default, measured best: Song et al. 2023's JVP objective with a target network's friction
-    term, see _train_damped), "song2023" (the JVP objective of Song et al. 2023, Sec. 6, as published: the
-    stop-gradient limit) or "scm" (sCT, Lu & Song 2024, TrigFlow; with `teacher=` a denoiser D(x, sigma) such as an
-    EDM model it is sCD). "damped" and "song2023" also take `teacher=` (continuous-time CD).
+    recipe: "damped" (the default, best of the three in benchmarks/results/continuous.md: Song et al. 2023's JVP
+    objective with a target network's friction term, see _train_damped), "song2023" (the JVP objective of Song et al.
+    2023, Sec. 6, as published: the stop-gradient limit) or "scm" (sCT, Lu & Song 2024, TrigFlow; with `teacher=` a
+    denoiser D(x, sigma) such as an EDM model it is sCD). "damped" and "song2023" also take `teacher=` (continuous-time
+    CD).
     init: a trained EDM denoiser to start from; None trains one first (`edm_steps` of it; edm_steps=0 starts from
     fresh weights). overrides: the recipe's keyword arguments
     (see _train_damped, _train_song2023 and _train_scm).
@@ -368,11 +310,10 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
                     sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, teacher=None, reference_batch=None, target_decay=None,
                     target_step=0.2, progress=True, desc=None):
     # Song et al. 2023 continuous-time CT (Sec. 6; their CIFAR-10 JAX code fine-tunes an EDM model with lr 1e-3).
-    # steps = 8,000: the error is propagation-limited (see CONTINUOUS_RECIPES): 4,000 steps 9.1x, 8,000 5.1x,
-    # 12,000 5.6x on three_gmm_1D. teacher: continuous-time CD (Song et al. 2023, Appendix B.1), an EDM model or
-    # "exact".
-    # reference_batch (None: True for CT, False with a teacher): the tangent's direction (x - D) / sigma from the
-    # batch's estimate D of E[x0 | x] (losses.batch_denoiser) instead of x0. See CONTINUOUS_RECIPES for the numbers.
+    # steps = 8,000: the error is propagation-limited (see CONTINUOUS_RECIPES). teacher: continuous-time CD (Appendix
+    # B.1). reference_batch (None: True for CT, False for CD): the tangent's direction (x - D) / sigma from
+    # losses.batch_denoiser, not the one-sample z, better on every seed task (benchmarks/results/continuous.md, rows
+    # "one-sample z").
     if reference_batch is None:
         reference_batch = teacher is None
     init, pretrain_seconds = _edm_init(task, init, seed, edm_steps, hidden, depth, progress)
@@ -389,19 +330,14 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
     return _finish(result, pretrain_seconds)
 
 
-# The damped recipe (our addition to Song et al. 2023's continuous CT; measured, see CONTINUOUS_RECIPES). Discrete CT
-# with a target network f- (an EMA of the model) has the gradient grad f . [f(x', sigma') - f-(x, sigma)], x' one
-# step dsigma above x. To first order in dsigma that is grad f . [(f - f-)(x', sigma') + dsigma df-/dsigma]: the
-# tangent plus a friction term (f - f-) / dsigma pulling the model towards its own recent past. Song et al. 2023's
-# continuous limit (dsigma -> 0) needs f- = f (stop-gradient), which drops the friction; measured here, that limit does
-# not hold a good model (a discrete CT model at 1.19x the floor, trained on with the continuous loss, is at 15x after
-# 1,000 steps, while its own discrete loss keeps it at 1.07x). This recipe keeps the JVP tangent (f's own; f- differs
-# from f by little) and puts the friction back at a finite relative step dsigma = target_step sigma, with the
-# discrete batch recipe's target decay.
+# The damped recipe (our addition to Song et al. 2023's continuous CT). Discrete CT with a target network f- (an EMA of
+# the model) has the gradient grad f . [f(x', sigma') - f-(x, sigma)], x' one step dsigma above x; to first order that
+# is the tangent plus a friction term (f - f-) / dsigma pulling the model towards its own recent past. The continuous
+# limit (dsigma -> 0, f- = f) drops the friction, and without it a good model is not a stable point: a well-trained
+# discrete CT model, trained on with the continuous loss, gets worse. This recipe keeps the JVP tangent and puts the
+# friction back at a finite relative step dsigma = target_step sigma, with the batch recipe's target decay.
 def _train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, **kwargs):
-    # lr 3e-3: with the friction the undamped recipe's 1e-3 learns too slowly (three_gmm_1D 3.76x vs 1.88x one step,
-    # target_step 0.1). target_step 0.2 vs 0.1 (one-step median W1 / floor, three / two / uneven / single): 1.97 /
-    # 2.28 / 2.36 / 2.33x vs 1.88 / 2.90 / 2.73 / 2.51x.
+    # lr 3e-3: with the friction, 1e-3 learns too slowly. target_step 0.2: better than 0.1 on most seed tasks.
     kind = "CT" if kwargs.get("teacher") is None else "CD"
     return _train_song2023(task, lr=lr, target_decay=target_decay, target_step=target_step,
                            desc=f"continuous {kind} (damped)", **kwargs)
@@ -411,7 +347,8 @@ def _train_scm(task, *, init=None, seed=0, steps=4000, batch_size=256, lr=1e-3, 
                P_std=1.6, warmup_steps=1000, c=0.1, prior_weighting=False, adaptive_weight=True, teacher=None,
                edm_steps=4000, hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, progress=True):
     # sCT (Lu & Song 2024, Algorithm 1; CIFAR-10: P_mean = -1.0, P_std = 1.4 for sigma_data = 0.5, warm-up 10k of
-    # 350k+ steps, c = 0.1, RAdam lr 1e-4, batch 512, from a TrigFlow diffusion model); teacher: sCD.
+    # 350k+ steps, c = 0.1, RAdam lr 1e-4, batch 512); teacher: sCD. Toy settings: continuous_ct_loss's log-normal,
+    # 4,000 steps of 256 at lr 1e-3 (Adam), warm-up 1,000, from the EDM model; other lrs and batches did no better.
     init, pretrain_seconds = _edm_init(task, init, seed, edm_steps, hidden, depth, progress)
     if init is None:
         with torch.random.fork_rng():

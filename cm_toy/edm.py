@@ -22,15 +22,11 @@ SIGMA_MIN = 0.002
 SIGMA_MAX = 80.0
 
 
-# The batch target (reference_batch, session 4): same network, seed and steps, Heun 64 steps, median W1 over 5 sampling
-# seeds / noise floor, three / two / uneven / single: 0.67 / 1.12 / 1.47 / 1.31x with it, 1.03 / 1.25 / 1.91 / 1.32x
-# regressing on x0 (benchmarks/results/results.md before and after); uneven_two_gmm_1D over training seeds 0 / 1 / 2:
-# 1.44 / 1.35 / 1.28x (groups of all 1,024) against 1.91 / 1.95 / 1.37x. Cost: about 40% more time per step.
-# Conditional training uses it too (each labelled point is explained by its own class only, losses.py): per-class W1
-# / class floor (median of 5), reference_batch=True vs False, conditional EDM on uneven_two_gmm_1D 0.95 / 1.45x vs
-# 1.24 / 2.40x, on ring8_2D better on 7 of 8 classes (1.32-2.25x vs 1.56-2.72x). The conditional CD students
-# distilled from them gain too, once they use the pseudo-Huber metric (train_cd_conditional, c = 0.03; session 5):
-# uneven 1.25 / 3.03x vs 1.52 / 3.61x from the x0-trained teacher (with squared L2: 1.46 / 5.09x vs 1.95 / 5.46x).
+# The batch target (reference_batch=True, the stable target field of Xu et al. 2023, arXiv 2302.00670): the denoiser
+# regresses on the batch's estimate of E[x0 | x], a target of far less variance than x0 itself. CD students of such
+# teachers score better on the multimodal tasks (benchmarks/results/consistency.md, rows "CD, EDM teacher trained on
+# x0"). It costs extra time per step (losses.REFERENCE_SIZE). Conditional training uses it too, each labelled point
+# explained by its own class only (losses._reference_target).
 def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0.999, hidden=128, depth=3,
               x_features=16, x_scale=1.0, sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, conditional=False,
               label_dropout=0.1, reference_batch=True, device="cpu", progress=True):
@@ -78,11 +74,10 @@ def sample_edm(model, n, *, num_steps=64, solver="heun", seed=0, sigma_min=SIGMA
     class_prior: with labels, start class k at x_T ~ N(mu_k, sigma_max^2 + s_k^2), the noisy class itself
     (guidance.class_prior_sample), instead of N(0, sigma_max^2), which shifts class k by about mu_k s_k / sigma_max
     even along the exact ODE. The same start is used with guidance (w only changes the drift); "no label" rows start
-    from N(0, sigma_max^2), as an unconditional model assumes. False: the old start for every class. Measured
-    (benchmarks/results/conditional.md, per-class W1 median of 5 sampling seeds / noise floor): the exact ODE's classes
-    with mu_k != 0 go from 1.19-1.94x to 0.81-1.04x on every task. Learned models keep small mean errors of their
-    own, which the old start's inward offset can hide or add to: the conditional EDM model on ring8_2D improves on 6 of
-    8 classes (class 6: 3.28x -> 2.33x), uneven_two_gmm_1D class 1 goes from 1.92x to 2.40x.
+    from N(0, sigma_max^2), as an unconditional model assumes. False: N(0, sigma_max^2) for every class. Both starts
+    are measured per class in benchmarks/results/conditional.md: along the exact ODE the classes with mu_k != 0 reach
+    the noise floor only from the class start; a learned model keeps small mean errors of its own, which
+    N(0, sigma_max^2)'s inward offset can hide or add to.
     """
     samplers = {"heun": heun_sampler, "euler": euler_sampler}
     if solver not in samplers:

@@ -157,11 +157,8 @@ def class_prior_sample(classes, labels, noise, sigma_max=SIGMA_MAX):
 # ----- conditional consistency distillation with a guided teacher -------------------------------------------------
 
 
-# c = 0.03 (pseudo-Huber, as train_cd) since session 5; before, squared L2. Per-class one-step median W1 / class floor,
-# training seed 0, teachers trained with the batch target (train_edm's default): uneven_two_gmm_1D 1.25 / 3.03x vs
-# 1.46 / 5.09x; ring8_2D 3.2-5.1x vs 3.6-6.8x (16,000 steps: 2.8-4.5x); three_gmm_1D 2.17 / 1.87 / 1.94x vs 2.65 /
-# 2.14 / 1.95x. train_cd's log-normal levels (P_mean -0.5, P_std 2; session 6) did not help here: ring8_2D per-class
-# 2.6-4.8x vs 3.2-5.1x uniform, better on 3 of 8 classes; so P_mean stays None (uniform) for conditional CD.
+# Pseudo-Huber c = 0.03, as train_cd. The levels are drawn uniformly (P_mean=None, Song et al. 2023, Algorithm 2):
+# train_cd's log-normal levels did not help here (ring8_2D: better on fewer than half of the classes).
 def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed=0, steps=8000, batch_size=256,
                          lr=8e-3, ema_decay=0.999, num_scales=40, target_decay=0.95, c=0.03, P_mean=None, P_std=2.0,
                          init="teacher", hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
@@ -221,11 +218,9 @@ def sample_consistency_conditional(model, n, labels, *, num_steps=1, sigmas=None
     (Song et al. 2023, Algorithm 1); the levels are consistency.sampling_sigmas(num_steps) unless given.
 
     class_prior: start class k at x_T ~ N(mu_k, T^2 + s_k^2), the noisy class itself (class_prior_sample; T =
-    sigmas[0]), instead of N(0, T^2), which shifts class k by about -mu_k s_k / T (sample_edm has the exact ODE's
-    numbers). One step, default budgets (benchmarks/results/conditional.md, per-class W1 median of 5 / noise floor):
-    three_gmm_1D 2.30 / 2.32 / 2.54x -> 2.65 / 2.32 / 2.22x; where a student's class already sat too far out, the old
-    start's inward offset hid part of it: uneven_two_gmm_1D class 1 4.26x -> 5.46x; ring8_2D better on 3 of 8
-    classes. False: the old start.
+    sigmas[0]), instead of N(0, T^2), which shifts class k by about -mu_k s_k / T. Both starts are measured per class
+    in benchmarks/results/conditional.md; where a student's class already sits too far out, N(0, T^2)'s inward offset
+    hides part of it. False: N(0, T^2) for every class.
     """
     if not (isinstance(model, Precond) and model.is_consistency):
         raise TypeError("model must be a consistency model (from train_cd_conditional)")
