@@ -162,17 +162,27 @@ class Precond(nn.Module):
     def is_consistency(self):
         return self.sigma_min > 0
 
-    def forward(self, x, sigma, labels=None):  # x [B, D], sigma scalar, [B] or [B, 1] -> [B, D]
-        if x.dim() != 2:
-            raise ValueError(f"x must have shape [batch, dim], got {list(x.shape)}")
+    def forward(self, x, sigma, labels=None):  # x [B, D] or [B, ...], sigma scalar, [B] or [B, 1] -> x's shape
+        """f(x, sigma) for x [B, D], or x [B, ...] whose trailing dimensions hold D values per row (an image-shaped
+        [B, 1, 1, 1] for D = 1), with one noise level per row broadcast over them. The preconditioning runs in x's
+        dtype, the network in its weights' dtype (float32 unless converted, e.g. with .double()); the result has x's
+        shape and dtype."""
+        if x.dim() < 2:
+            raise ValueError(f"x must have shape [batch, dim] or [batch, ...], got {list(x.shape)}")
+        batch, dim = x.shape[0], math.prod(x.shape[1:])
+        if dim != getattr(self.net, "dim", dim):
+            raise ValueError(f"x holds {dim} values per row (shape {list(x.shape)}) but the network takes "
+                             f"dim={self.net.dim}")
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
-        sigma = sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
-        if sigma.shape[0] != x.shape[0]:
-            raise ValueError(f"sigma must be a scalar or have one value per row of x ({x.shape[0]}), "
-                             f"got {sigma.shape[0]}")
-        c_skip, c_out, c_in, c_noise = scalings(sigma[:, None], self.sigma_data, self.sigma_min)
-        F = self.net(c_in * x, c_noise[:, 0], labels) if labels is not None else self.net(c_in * x, c_noise[:, 0])
-        return c_skip * x + c_out * F
+        sigma = sigma.expand(batch) if sigma.numel() == 1 else sigma
+        if sigma.shape[0] != batch:
+            raise ValueError(f"sigma must be a scalar or have one value per row of x ({batch}), got {sigma.shape[0]}")
+        c_skip, c_out, c_in, c_noise = scalings(sigma.reshape(batch, *[1] * (x.dim() - 1)), self.sigma_data,
+                                                self.sigma_min)
+        dtype = next(self.net.parameters(), x).dtype
+        args = ((c_in * x).reshape(batch, dim).to(dtype), c_noise.reshape(batch).to(dtype))
+        F = self.net(*args, labels) if labels is not None else self.net(*args)
+        return c_skip * x + c_out * F.reshape(x.shape).to(x.dtype)
 
 
 def save_model(model, path):

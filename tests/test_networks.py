@@ -79,3 +79,43 @@ def test_files_saved_before_input_features_load(tmp_path):
     g = load_model(tmp_path / "old.pt")
     x = torch.randn(4, 1)
     assert g.net.features is None and torch.equal(f(x, 0.5), g(x, 0.5))
+
+
+def test_precond_float32_rows_are_the_preconditioning_formula_bit_for_bit():
+    torch.manual_seed(0)
+    f = Precond(MLP(dim=2), sigma_data=0.5, sigma_min=0.002)
+    x, sigma = torch.randn(9, 2), torch.rand(9) * 10 + 0.002
+    c_skip, c_out, c_in, c_noise = scalings(sigma[:, None], 0.5, 0.002)
+    assert torch.equal(f(x, sigma), c_skip * x + c_out * f.net(c_in * x, c_noise[:, 0]))
+
+
+def test_precond_takes_any_trailing_shape_with_one_level_per_row():
+    torch.manual_seed(0)
+    f = Precond(MLP(dim=2), sigma_data=1.0, sigma_min=0.002)
+    x, sigma = torch.randn(7, 2), torch.rand(7) * 5 + 0.01
+    for shape in [(7, 2, 1), (7, 1, 2, 1)]:  # image-shaped batches holding the same 2 values per row
+        assert torch.equal(f(x.reshape(shape), sigma).reshape(7, 2), f(x, sigma))
+        assert torch.equal(f(x.reshape(shape), sigma[:, None]).reshape(7, 2), f(x, sigma))
+    assert torch.equal(f(x.reshape(7, 2, 1), 0.7).reshape(7, 2), f(x, 0.7))
+    with pytest.raises(ValueError, match="holds 4 values per row"):
+        f(torch.randn(7, 2, 2), 0.7)
+    with pytest.raises(ValueError, match="one value per row"):
+        f(x.reshape(7, 2, 1), torch.rand(2))
+
+
+def test_precond_takes_float64():
+    torch.manual_seed(0)
+    f = Precond(MLP(dim=2), sigma_data=1.0, sigma_min=0.002)
+    x, sigma = torch.randn(6, 2, dtype=torch.float64), torch.rand(6, dtype=torch.float64) * 5 + 0.01
+    # float32 weights: the preconditioning in float64 around the network in float32.
+    c_skip, c_out, c_in, c_noise = scalings(sigma[:, None], 1.0, 0.002)
+    out = f(x, sigma)
+    assert out.dtype == torch.float64
+    assert torch.equal(out, c_skip * x + c_out * f.net((c_in * x).float(), c_noise[:, 0].float()).double())
+    assert torch.equal(f(x, 0.002), x)  # the boundary condition, exactly, in float64 too
+    # The same weights in float64: everything in float64, within float32 rounding of the float32 model.
+    g = Precond(MLP(dim=2), sigma_data=1.0, sigma_min=0.002)
+    g.load_state_dict(f.state_dict())
+    g = g.double()
+    assert torch.equal(g(x, sigma), c_skip * x + c_out * g.net(c_in * x, c_noise[:, 0]))
+    assert torch.allclose(g(x, sigma), f(x.float(), sigma.float()).double(), atol=1e-5)
