@@ -28,8 +28,14 @@ def heun_step(denoiser, x, sigma, sigma_next):
     return x + (sigma_next - sigma) * (d + _slope(denoiser, x_next, sigma_next)) / 2
 
 
+def _levels_like(sigmas, x):
+    """The levels on x's device, in x's dtype or the levels' own if that is wider (float32 levels with float64 x
+    step in float64; float64 levels with float32 x keep their float64 differences)."""
+    return sigmas.to(x.device, torch.promote_types(sigmas.dtype, x.dtype))
+
+
 def _ode_sampler(step, denoiser, x, sigmas, return_trajectory):
-    sigmas = check_sigmas(sigmas, allow_zero_end=True).to(x.device)
+    sigmas = _levels_like(check_sigmas(sigmas, allow_zero_end=True), x)
     x = x * sigmas[0]
     trajectory = [x]
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
@@ -40,7 +46,9 @@ def _ode_sampler(step, denoiser, x, sigmas, return_trajectory):
 
 @torch.no_grad()
 def euler_sampler(denoiser, noise, sigmas, *, return_trajectory=False):
-    """Integrate the PF-ODE from sigmas[0] * noise through every level in `sigmas` (end it with 0 to reach the data)."""
+    """Integrate the PF-ODE from sigmas[0] * noise through every level in `sigmas` (end it with 0 to reach the data).
+
+    noise: unit noise [B, D] or [B, ...], float32 or float64 (float32 levels then step in float64)."""
     return _ode_sampler(euler_step, denoiser, noise, sigmas, return_trajectory)
 
 
@@ -58,7 +66,7 @@ def consistency_sampler(model, noise, sigmas, *, sigma_min=None, generator=None,
     One level gives one-step sampling. The trajectory holds the noisy input and the output of every step.
     """
     sigma_min = model.sigma_min if sigma_min is None else sigma_min
-    sigmas = check_sigmas(sigmas, sigma_min=sigma_min).to(noise.device)
+    sigmas = _levels_like(check_sigmas(sigmas, sigma_min=sigma_min), noise)
     x_noisy = noise * sigmas[0]
     x = model(x_noisy, sigmas[0])
     trajectory = [x_noisy, x]

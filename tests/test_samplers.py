@@ -85,3 +85,52 @@ def test_bad_schedule_arguments():
         karras_sigmas(10, sigma_min=1.0, sigma_max=0.5)
     s = karras_sigmas(10, 0.002, 80.0)
     assert s[0].item() == pytest.approx(80.0) and s[-1].item() == pytest.approx(0.002) and (s[1:] < s[:-1]).all()
+
+
+def _tiny(sigma_min):
+    torch.manual_seed(0)
+    return cm_toy.Precond(cm_toy.MLP(hidden=32, depth=2), sigma_data=1.0, sigma_min=sigma_min).requires_grad_(False)
+
+
+def test_samplers_take_image_shaped_batches():
+    edm, cd = _tiny(0.0), _tiny(0.002)
+    noise = torch.randn(300, 1, generator=torch.Generator().manual_seed(0))
+    image = noise.reshape(300, 1, 1, 1)
+    sigmas = torch.cat([karras_sigmas(8), torch.zeros(1)])
+    for sampler in (cm_toy.euler_sampler, heun_sampler):
+        x, path = sampler(edm, image, sigmas, return_trajectory=True)
+        assert path.shape == (9, 300, 1, 1, 1) and torch.equal(x.reshape(300, 1), sampler(edm, noise, sigmas))
+    levels = cm_toy.sampling_sigmas(3)
+    x = consistency_sampler(cd, image, levels, generator=torch.Generator().manual_seed(1))
+    flat = consistency_sampler(cd, noise, levels, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(x.reshape(300, 1), flat)
+
+
+def test_samplers_take_float64_and_step_float32_levels_in_float64():
+    edm, cd = _tiny(0.0), _tiny(0.002)
+    noise = torch.randn(300, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sigmas = torch.cat([karras_sigmas(8), torch.zeros(1)])
+    x = heun_sampler(edm, noise, sigmas)
+    assert x.dtype == torch.float64
+    assert torch.equal(x, heun_sampler(edm, noise, sigmas.double()))  # the float32 levels' exact values, in float64
+    assert torch.allclose(x, heun_sampler(edm, noise.float(), sigmas).double(), atol=1e-4)
+    levels = cm_toy.sampling_sigmas(2)
+    cd = cd.double()
+    y = consistency_sampler(cd, noise, levels, generator=torch.Generator().manual_seed(1))
+    assert y.dtype == torch.float64
+    assert torch.equal(y, consistency_sampler(cd, noise, levels.double(), generator=torch.Generator().manual_seed(1)))
+
+
+def test_a_k_diffusion_style_euler_loop_matches_euler_sampler():
+    # k-diffusion's sample_euler (no churn) calls model(x, sigma * s_in), one level per row, on x already at sigma_max
+    # and levels ending in 0 (get_sigmas_karras): a Precond is such a model as it is.
+    edm = _tiny(0.0)
+    noise = torch.randn(300, 1, generator=torch.Generator().manual_seed(0))
+    sigmas = torch.cat([karras_sigmas(8), torch.zeros(1)])
+    x = noise.reshape(300, 1, 1, 1) * sigmas[0]
+    s_in = x.new_ones([x.shape[0]])
+    with torch.no_grad():
+        for i in range(len(sigmas) - 1):
+            d = (x - edm(x, sigmas[i] * s_in)) / sigmas[i]
+            x = x + d * (sigmas[i + 1] - sigmas[i])
+    assert torch.equal(x.reshape(300, 1), cm_toy.euler_sampler(edm, noise, sigmas))
