@@ -16,6 +16,7 @@ from .continuous import (CONTINUOUS_RECIPES, TrigFlow, continuous_ct_loss, ct_ta
                          train_continuous_ct, trigflow_from_edm)
 from .guidance import (Guided, class_metrics, class_prior_sample, exact_guided_denoiser, sample_consistency_conditional,
                        sample_labels, train_cd_conditional)
+from .interop import diffusers_scheduler, diffusers_unet
 
 __all__ = [
     "GaussianMixture", "get_dataset", "list_datasets", "register_dataset",
@@ -35,4 +36,5 @@ __all__ = [
     "train_continuous_ct", "CONTINUOUS_RECIPES",
     "Guided", "exact_guided_denoiser", "sample_labels", "class_prior_sample", "train_cd_conditional",
     "sample_consistency_conditional", "class_metrics",
+    "diffusers_unet", "diffusers_scheduler",
 ]
