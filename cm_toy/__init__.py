@@ -9,7 +9,7 @@ from .losses import (batch_denoiser, binned_reference, cd_loss, ct_loss, ect_los
 from .metrics import evaluate, evaluate_seeds, noise_floor
 from .networks import MLP, Precond, load_model, save_model, scalings
 from .samplers import consistency_sampler, euler_sampler, euler_step, heun_sampler, heun_step
-from .schedules import (consistency_sigmas, ect_r, ict_num_scales, karras_sigmas, lognormal_interval_probs,
+from .schedules import (consistency_sigmas, cosine_decay, ect_r, ict_num_scales, karras_sigmas, lognormal_interval_probs,
                         sample_lognormal_sigmas, song2023_num_scales, song2023_target_decay)
 from .train import TrainResult, ema_update, train
 from .continuous import (CONTINUOUS_RECIPES, TrigFlow, continuous_ct_loss, ct_tangent, scm_loss, scm_tangent,
@@ -21,7 +21,7 @@ from .interop import diffusers_scheduler, diffusers_unet
 __all__ = [
     "GaussianMixture", "get_dataset", "list_datasets", "register_dataset",
     "MLP", "Precond", "scalings", "save_model", "load_model",
-    "karras_sigmas", "sample_lognormal_sigmas", "consistency_sigmas", "song2023_num_scales", "song2023_target_decay",
+    "karras_sigmas", "sample_lognormal_sigmas", "cosine_decay", "consistency_sigmas", "song2023_num_scales", "song2023_target_decay",
     "ict_num_scales", "lognormal_interval_probs", "ect_r",
     "edm_loss", "cd_loss", "ct_loss", "ict_loss", "ect_loss", "squared_l2", "pseudo_huber", "batch_denoiser",
     "binned_reference",

@@ -6,11 +6,11 @@ import functools
 import torch
 
 from .data import get_dataset
-from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, _cosine_decay, train_edm
+from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, train_edm
 from .losses import binned_reference, cd_loss, ct_loss, ect_loss, ict_loss, pseudo_huber, squared_l2
 from .networks import MLP, Precond
 from .samplers import consistency_sampler, heun_step
-from .schedules import check_sigmas, ict_num_scales, song2023_num_scales, song2023_target_decay
+from .schedules import check_sigmas, cosine_decay, ict_num_scales, song2023_num_scales, song2023_target_decay
 from .train import train
 
 __all__ = ["exact_consistency", "sample_consistency", "sample_exact_consistency", "sampling_sigmas",
@@ -252,7 +252,7 @@ def _train_with_target(model, loss, task, *, c, target_decay, steps, batch_size,
     distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
     result = train(model, functools.partial(loss, target=target, distance=distance), task, steps=steps,
                    batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), seed=seed,
+                   target_decay=lambda step: target_decay, lr_schedule=cosine_decay(steps), seed=seed,
                    progress=progress, desc=desc)
     return _finish(result)
 
@@ -338,7 +338,7 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
                              rho=rho, distance=distance)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
                    target_decay=lambda step: song2023_target_decay(num_scales(step), s0, mu0),
-                   lr_schedule=_cosine_decay(steps), seed=seed, progress=progress, desc="CT (Song 2023)")
+                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc="CT (Song 2023)")
     return _finish(result)
 
 
@@ -358,7 +358,7 @@ def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3,
     loss = functools.partial(ict_loss, num_scales=num_scales, P_mean=P_mean, P_std=P_std, c=c, sigma_min=sigma_min,
                              sigma_max=sigma_max, rho=rho)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=_cosine_decay(steps), seed=seed, progress=progress, desc="CT (iCT)")
+                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc="CT (iCT)")
     return _finish(result)
 
 
@@ -383,6 +383,6 @@ def _train_ect(task, *, init=None, seed=0, steps=6000, batch_size=256, lr=2e-3, 
                              P_std=P_std, c=c, q=q, k=k, b=b, sigma_min=sigma_min, sigma_max=sigma_max,
                              reference_batch=reference_batch)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=_cosine_decay(steps), seed=seed, progress=progress, desc="CT (ECT)")
+                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc="CT (ECT)")
     result.pretrain_seconds = pretrain_seconds
     return _finish(result)

@@ -19,9 +19,10 @@ from torch.func import functional_call
 
 from .consistency import _as_denoiser, consistency_model
 from .data import get_dataset
-from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, _cosine_decay, train_edm
+from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, train_edm
 from .losses import _reference_target
 from .networks import MLP, NoiseEmbedding, Precond
+from .schedules import cosine_decay
 from .train import train
 
 __all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", "scm_loss", "scm_tangent",
@@ -326,7 +327,7 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
     desc = desc or ("continuous CT (Song 2023)" if teacher is None else "continuous CD (Song 2023)")
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
                    target_decay=None if target is None else lambda step: target_decay,
-                   lr_schedule=_cosine_decay(steps), seed=seed, progress=progress, desc=desc)
+                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc=desc)
     return _finish(result, pretrain_seconds)
 
 
@@ -361,6 +362,6 @@ def _train_scm(task, *, init=None, seed=0, steps=4000, batch_size=256, lr=1e-3, 
     loss = functools.partial(scm_loss, P_mean=P_mean, P_std=P_std, warmup_steps=warmup_steps, c=c,
                              prior_weighting=prior_weighting, teacher=teacher, sigma_max=sigma_max)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=_cosine_decay(steps), seed=seed, progress=progress,
+                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress,
                    desc="sCD" if teacher is not None else "sCT")
     return _finish(result, pretrain_seconds)

@@ -9,11 +9,10 @@ import torch
 
 from .consistency import exact_consistency
 from .data import get_dataset
-from .edm import _cosine_decay
 from .losses import cd_loss, ct_loss, edm_loss, squared_l2
 from .networks import MLP, Precond
 from .samplers import consistency_sampler
-from .schedules import check_sigmas, karras_sigmas, song2023_num_scales
+from .schedules import check_sigmas, cosine_decay, karras_sigmas, song2023_num_scales
 from .train import train
 
 __all__ = ["ORIGINAL", "GRIDS", "multistep_grid", "mode_positions", "linear_sigmas", "original_model", "train_original", "sample_multistep", "exact_f",
@@ -103,7 +102,7 @@ def train_original(task, *, seed=0, steps=3000, batch_size=1024, lr=1e-3, num_sc
     if pretrain_steps:  # the denoiser shares the network with f, so f starts from the pretrained weights
         denoiser = Precond(model.net, sigma_data=sigma_data)
         train(denoiser, edm_loss, task, steps=pretrain_steps, batch_size=batch_size, lr=lr,
-              lr_schedule=_cosine_decay(pretrain_steps), seed=seed + 1, progress=progress, desc="EDM pretraining")
+              lr_schedule=cosine_decay(pretrain_steps), seed=seed + 1, progress=progress, desc="EDM pretraining")
     target = copy.deepcopy(model).requires_grad_(False)
     scales = functools.partial(song2023_num_scales, total_steps=steps, s0=s0, s1=num_scales - 1) if curriculum \
         else num_scales
@@ -112,7 +111,7 @@ def train_original(task, *, seed=0, steps=3000, batch_size=1024, lr=1e-3, num_sc
     loss = functools.partial(ct_loss, **grid) if teacher is None else functools.partial(cd_loss, teacher=teacher,
                                                                                          **grid)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), seed=seed,
+                   target_decay=lambda step: target_decay, lr_schedule=cosine_decay(steps), seed=seed,
                    progress=progress, desc="CT (original setting)" if teacher is None else "CD (original setting)")
     result.ema.history = result
     return result.ema.requires_grad_(False)

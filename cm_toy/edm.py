@@ -1,6 +1,5 @@
 """The EDM diffusion recipe for the toy tasks (Karras et al. 2022): train a denoiser, sample the PF-ODE."""
 import functools
-import math
 
 import torch
 
@@ -8,7 +7,7 @@ from .data import get_dataset
 from .losses import edm_loss
 from .networks import MLP, Precond
 from .samplers import euler_sampler, heun_sampler
-from .schedules import karras_sigmas
+from .schedules import cosine_decay, karras_sigmas
 from .train import train
 
 __all__ = ["train_edm", "sample_edm", "SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX"]
@@ -53,15 +52,10 @@ def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0
         model = Precond(net, sigma_data=sigma_data, **classes).to(device)
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std, reference_batch=reference_batch)
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=_cosine_decay(steps), conditional=conditional, label_dropout=label_dropout, seed=seed,
+                   lr_schedule=cosine_decay(steps), conditional=conditional, label_dropout=label_dropout, seed=seed,
                    progress=progress, desc="EDM (conditional)" if conditional else "EDM")
     result.ema.history = result
     return result.ema
-
-
-# Cosine learning-rate decay to zero, a pure function of the step.
-def _cosine_decay(steps):
-    return lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
 def sample_edm(model, n, *, num_steps=64, solver="heun", seed=0, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,

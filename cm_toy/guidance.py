@@ -17,14 +17,14 @@ import functools
 import torch
 from torch import nn
 
-from .consistency import _cosine_decay, _finish, _noisy_gaussian, sampling_sigmas
+from .consistency import _finish, _noisy_gaussian, sampling_sigmas
 from .data import get_dataset
 from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN
 from .losses import cd_loss, pseudo_huber, squared_l2
 from .metrics import evaluate
 from .networks import MLP, Precond
 from .samplers import consistency_sampler
-from .schedules import check_sigmas
+from .schedules import check_sigmas, cosine_decay
 from .train import train
 
 __all__ = ["Guided", "exact_guided_denoiser", "sample_labels", "class_prior_sample", "train_cd_conditional",
@@ -208,7 +208,7 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
                        P_mean=P_mean, P_std=P_std)
 
     result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=_cosine_decay(steps), conditional=True,
+                   target_decay=lambda step: target_decay, lr_schedule=cosine_decay(steps), conditional=True,
                    label_dropout=label_dropout, seed=seed, progress=progress, desc="CD (conditional)")
     return _finish(result)
 

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-__all__ = ["karras_sigmas", "sample_lognormal_sigmas", "ema_decay_at", "check_sigmas", "consistency_sigmas",
+__all__ = ["karras_sigmas", "sample_lognormal_sigmas", "cosine_decay", "ema_decay_at", "check_sigmas", "consistency_sigmas",
            "song2023_num_scales", "song2023_target_decay", "ict_num_scales", "lognormal_interval_probs", "ect_r"]
 
 
@@ -28,6 +28,12 @@ def karras_sigmas(num_steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
 # EDM training noise distribution: ln sigma ~ N(P_mean, P_std^2) (Karras et al. 2022, Table 1).
 def sample_lognormal_sigmas(n, P_mean=-1.2, P_std=1.2, generator=None, device="cpu"):
     return (P_mean + P_std * torch.randn(n, generator=generator, device=device)).exp()
+
+
+# Cosine learning-rate decay from 1 to 0 over `steps` (Loshchilov & Hutter 2016, arXiv 1608.03983, Eq. 5 without
+# restarts), a pure function of the step: the multiplier train's lr_schedule takes.
+def cosine_decay(steps):
+    return lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
 def ema_decay_at(step, decay):

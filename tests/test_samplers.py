@@ -87,6 +87,12 @@ def test_bad_schedule_arguments():
     assert s[0].item() == pytest.approx(80.0) and s[-1].item() == pytest.approx(0.002) and (s[1:] < s[:-1]).all()
 
 
+
+def test_cosine_decay_runs_from_one_to_zero_through_one_half():
+    decay = cm_toy.cosine_decay(1000)
+    assert decay(0) == 1.0 and decay(500) == pytest.approx(0.5) and decay(1000) == pytest.approx(0.0, abs=1e-12)
+    assert all(decay(k) > decay(k + 1) for k in range(0, 1000, 50))
+
 def _tiny(sigma_min):
     torch.manual_seed(0)
     return cm_toy.Precond(cm_toy.MLP(hidden=32, depth=2), sigma_data=1.0, sigma_min=sigma_min).requires_grad_(False)
