@@ -1,4 +1,5 @@
 """Small helpers shared by the benchmark scripts (run them as `python benchmarks/<name>.py`)."""
+
 import os
 import sys
 

@@ -16,6 +16,7 @@ from a teacher trained on x0 (its time includes that teacher's training). --jobs
 samples (median over sampling seeds 100-104, against the floor of that size), where a model's own error stands out
 from the seed luck that dominates at 10,000.
 """
+
 import argparse
 import os
 import time
@@ -42,18 +43,31 @@ def methods(task, edm):
     # Ablations: the pool recipe's two changes one at a time; the EDM init for the batch recipe; the reference-batch
     # target (losses.batch_denoiser).
     yield "CT pool, one level per target (span=1)", lambda: cm_toy.train_ct(task, span=1, progress=False), 0.0
-    yield ("CT pool, the batch as reference (pool_size=None)",
-           lambda: cm_toy.train_ct(task, pool_size=None, progress=False), 0.0)
-    yield ("CT batch, from the EDM model (init=edm)",
-           lambda: cm_toy.train_ct(task, recipe="batch", init=edm, progress=False), edm.history.seconds)
-    yield ("CT ect, one-sample target (reference_batch=False)",
-           lambda: cm_toy.train_ct(task, recipe="ect", init=edm, reference_batch=False, progress=False),
-           edm.history.seconds)
-    yield ("CD, uniform levels (P_mean=None, as Song et al. 2023)",
-           lambda: cm_toy.train_cd(task, edm, P_mean=None, progress=False), 0.0)
-    yield ("CD, EDM teacher trained on x0 (train_edm reference_batch=False)",
-           lambda: cm_toy.train_cd(task, cm_toy.train_edm(task, reference_batch=False, progress=False),
-                                   progress=False), 0.0)
+    yield (
+        "CT pool, the batch as reference (pool_size=None)",
+        lambda: cm_toy.train_ct(task, pool_size=None, progress=False),
+        0.0,
+    )
+    yield (
+        "CT batch, from the EDM model (init=edm)",
+        lambda: cm_toy.train_ct(task, recipe="batch", init=edm, progress=False),
+        edm.history.seconds,
+    )
+    yield (
+        "CT ect, one-sample target (reference_batch=False)",
+        lambda: cm_toy.train_ct(task, recipe="ect", init=edm, reference_batch=False, progress=False),
+        edm.history.seconds,
+    )
+    yield (
+        "CD, uniform levels (P_mean=None, as Song et al. 2023)",
+        lambda: cm_toy.train_cd(task, edm, P_mean=None, progress=False),
+        0.0,
+    )
+    yield (
+        "CD, EDM teacher trained on x0 (train_edm reference_batch=False)",
+        lambda: cm_toy.train_cd(task, cm_toy.train_edm(task, reference_batch=False, progress=False), progress=False),
+        0.0,
+    )
 
 
 def scores(sample, task, big=True):
@@ -71,8 +85,7 @@ def run(task):
     floor, floor_big = cm_toy.noise_floor(task, N), cm_toy.noise_floor(task, N_BIG)
     exact = lambda n, steps, seed: cm_toy.sample_exact_consistency(task, n, num_steps=steps, seed=seed)
     # (Not at N_BIG: 511 exact-denoiser calls per sample make that slow, and it would only show the floor again.)
-    rows = [{"method": "exact f* (a perfect model, the same noise)", "seconds": None,
-             **scores(exact, task, big=False)}]
+    rows = [{"method": "exact f* (a perfect model, the same noise)", "seconds": None, **scores(exact, task, big=False)}]
     start = time.perf_counter()
     edm = cm_toy.train_edm(task, progress=False)
     edm.history.seconds = time.perf_counter() - start
@@ -88,20 +101,24 @@ def run(task):
 
 def table(task, floor, floor_big, rows):
     f, fb = floor["w1"], floor_big["w1"]
-    lines = [f"### {task}: noise floor W1 {f:.4f} (n = {N_BIG:,}: {fb:.4f}), true gap mass "
-             f"{floor['gap_mass_true']:.4f}", "",
-             f"| method | steps | W1 seed 0 (x floor) | W1 median of 5 (x floor) | W1 n = {N_BIG:,} (x its floor) "
-             "| gap mass (x true) | mode mass err | std ratio | train s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {task}: noise floor W1 {f:.4f} (n = {N_BIG:,}: {fb:.4f}), true gap mass {floor['gap_mass_true']:.4f}",
+        "",
+        f"| method | steps | W1 seed 0 (x floor) | W1 median of 5 (x floor) | W1 n = {N_BIG:,} (x its floor) "
+        "| gap mass (x true) | mode mass err | std ratio | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         for steps in (1, 2):
             s0, med, big = row[steps]
             gap_ratio = med["gap_mass"] / max(med["gap_mass_true"], 1e-12)
             secs = "-" if row["seconds"] is None else f"{row['seconds']:.0f}"
             large = "-" if big is None else f"{big['w1']:.4f} ({big['w1'] / fb:.2f}x)"
-            lines.append(f"| {row['method']} | {steps} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} "
-                         f"({med['w1'] / f:.2f}x) | {large} | {med['gap_mass']:.4f} "
-                         f"({gap_ratio:.1f}x) | {med['mode_mass_err']:.3f} | {med['std_ratio']:.3f} | {secs} |")
+            lines.append(
+                f"| {row['method']} | {steps} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} "
+                f"({med['w1'] / f:.2f}x) | {large} | {med['gap_mass']:.4f} "
+                f"({gap_ratio:.1f}x) | {med['mode_mass_err']:.3f} | {med['std_ratio']:.3f} | {secs} |"
+            )
     return "\n".join(lines)
 
 
@@ -112,19 +129,27 @@ def task_table(task):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("tasks", nargs="*", default=["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D",
-                                                     "single_gaussian_1D"], help="the four seed tasks by default")
+    parser.add_argument(
+        "tasks",
+        nargs="*",
+        default=["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D"],
+        help="the four seed tasks by default",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="tasks run in parallel processes")
     args = parser.parse_args()
-    out = ["# Consistency distillation and discrete consistency training", "",
-           f"`python benchmarks/consistency.py --jobs {args.jobs}` (n = 10,000 samples; gap mass, mode mass error and "
-           "std ratio are medians over 5 sampling seeds; one training seed, 0; one thread per task, "
-           f"{args.jobs} tasks at a time on 2 cores, so times are contended). "
-           "The n = 100,000 column is the median over 5 other sampling seeds (100-104) against the floor of that "
-           "size. The first row of each task samples the exact consistency function with the same noise: what a "
-           "perfect model scores with these seeds.",
-           "Original repository, one-step W1: CT 0.142 (three modes), 0.190 (two modes), 0.149 (single Gaussian); "
-           "CD 0.076 (two modes).", ""]
+    out = [
+        "# Consistency distillation and discrete consistency training",
+        "",
+        f"`python benchmarks/consistency.py --jobs {args.jobs}` (n = 10,000 samples; gap mass, mode mass error and "
+        "std ratio are medians over 5 sampling seeds; one training seed, 0; one thread per task, "
+        f"{args.jobs} tasks at a time on 2 cores, so times are contended). "
+        "The n = 100,000 column is the median over 5 other sampling seeds (100-104) against the floor of that "
+        "size. The first row of each task samples the exact consistency function with the same noise: what a "
+        "perfect model scores with these seeds.",
+        "Original repository, one-step W1: CT 0.142 (three modes), 0.190 (two modes), 0.149 (single Gaussian); "
+        "CD 0.076 (two modes).",
+        "",
+    ]
     with ProcessPoolExecutor(args.jobs) as pool:
         for lines in pool.map(task_table, args.tasks):
             out += [lines, ""]

@@ -12,6 +12,7 @@ ratio to the noise floor. Times are wall-clock on one thread. With --seeds k, tr
 recipe start from their own EDM models (a NaN would show as a "diverged" row). --jobs runs tasks in parallel
 processes, each on one thread.
 """
+
 import argparse
 import math
 import os
@@ -31,8 +32,9 @@ def score(model, task):
     out = {}
     for steps in (1, 2):
         seed0 = cm_toy.evaluate(cm_toy.sample_consistency(model, N, num_steps=steps), task)
-        med = cm_toy.evaluate_seeds(lambda n, s: cm_toy.sample_consistency(model, n, num_steps=steps, seed=s), task,
-                                    n=N, seeds=SEEDS)
+        med = cm_toy.evaluate_seeds(
+            lambda n, s: cm_toy.sample_consistency(model, n, num_steps=steps, seed=s), task, n=N, seeds=SEEDS
+        )
         out[steps] = (seed0, med)
     return out
 
@@ -56,29 +58,50 @@ def run(task, train_seeds):
                 continue
             seconds = time.perf_counter() - start + edm_seconds
             finite = all(math.isfinite(v) for v in model.history.losses)
-            rows.append(dict(method=f"continuous {recipe}" + (f", seed {seed}" if seed else ""), seconds=seconds,
-                             finite=finite, scores=score(model, task)))
+            rows.append(
+                dict(
+                    method=f"continuous {recipe}" + (f", seed {seed}" if seed else ""),
+                    seconds=seconds,
+                    finite=finite,
+                    scores=score(model, task),
+                )
+            )
             print(f"  {task}: {rows[-1]['method']} done in {seconds:.1f} s", flush=True)
     # Ablation of the default's batch direction: the one-sample z, from the same EDM model.
     start = time.perf_counter()
     model = cm_toy.train_continuous_ct(task, recipe="song2023", init=edm0, reference_batch=False, progress=False)
-    rows.append(dict(method="continuous song2023, one-sample z (reference_batch=False)",
-                     seconds=time.perf_counter() - start + edm0_seconds, finite=True, scores=score(model, task)))
+    rows.append(
+        dict(
+            method="continuous song2023, one-sample z (reference_batch=False)",
+            seconds=time.perf_counter() - start + edm0_seconds,
+            finite=True,
+            scores=score(model, task),
+        )
+    )
     print(f"  {task}: {rows[-1]['method']} done in {rows[-1]['seconds']:.1f} s", flush=True)
     start = time.perf_counter()
     model = cm_toy.train_ct(task, recipe="batch", progress=False)  # the same batch denoiser; fresh weights
-    rows.append(dict(method="discrete CT (batch recipe)", seconds=time.perf_counter() - start, finite=True,
-                     scores=score(model, task)))
+    rows.append(
+        dict(
+            method="discrete CT (batch recipe)",
+            seconds=time.perf_counter() - start,
+            finite=True,
+            scores=score(model, task),
+        )
+    )
     print(f"  {task}: discrete CT done in {rows[-1]['seconds']:.1f} s", flush=True)
     return floor, rows
 
 
 def table(task, floor, rows):
     f = floor["w1"]
-    lines = [f"### {task}: noise floor W1 {f:.4f}, true gap mass {floor['gap_mass_true']:.4f}", "",
-             "| method | steps | W1 seed 0 (x floor) | W1 median of 5 (x floor) | gap mass (x true) | mode mass err "
-             "| std ratio | train s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {task}: noise floor W1 {f:.4f}, true gap mass {floor['gap_mass_true']:.4f}",
+        "",
+        "| method | steps | W1 seed 0 (x floor) | W1 median of 5 (x floor) | gap mass (x true) | mode mass err "
+        "| std ratio | train s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         if "error" in row:
             lines.append(f"| {row['method']} | - | diverged: {row['error']} | | | | | |")
@@ -86,9 +109,11 @@ def table(task, floor, rows):
         for steps in (1, 2):
             s0, med = row["scores"][steps]
             gap_ratio = med["gap_mass"] / max(med["gap_mass_true"], 1e-12)
-            lines.append(f"| {row['method']} | {steps} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} "
-                         f"({med['w1'] / f:.2f}x) | {med['gap_mass']:.4f} ({gap_ratio:.1f}x) | "
-                         f"{med['mode_mass_err']:.3f} | {med['std_ratio']:.3f} | {row['seconds']:.0f} |")
+            lines.append(
+                f"| {row['method']} | {steps} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} "
+                f"({med['w1'] / f:.2f}x) | {med['gap_mass']:.4f} ({gap_ratio:.1f}x) | "
+                f"{med['mode_mass_err']:.3f} | {med['std_ratio']:.3f} | {row['seconds']:.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -107,11 +132,15 @@ def main():
     seeds = f"--seeds {args.seeds} " if args.seeds > 1 else ""
     if args.jobs != 2:
         seeds += f"--jobs {args.jobs} "
-    out = ["# Continuous-time consistency training", "",
-           f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass "
-           "error and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
-           "measured on a shared, contended 2-core machine, so inflated).",
-           "Original repository's continuous CT, one-step W1: 0.501 (three modes).", ""]
+    out = [
+        "# Continuous-time consistency training",
+        "",
+        f"`python benchmarks/continuous.py {seeds}{' '.join(args.tasks)}` (n = 10,000 samples; gap mass, mode mass "
+        "error and std ratio are medians over 5 sampling seeds; training seed 0 unless named; one thread; times "
+        "measured on a shared, contended 2-core machine, so inflated).",
+        "Original repository's continuous CT, one-step W1: 0.501 (three modes).",
+        "",
+    ]
     with ProcessPoolExecutor(args.jobs) as pool:
         for lines in pool.map(task_table, args.tasks, [args.seeds] * len(args.tasks)):
             out += [lines, ""]

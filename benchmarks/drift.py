@@ -11,6 +11,7 @@ Writes benchmarks/results/drift.md (and drift.json with every number). Three tab
 3. controlled experiments: one setting changed at a time from the original, multistep W1 and std ratio.
 Each model is trained once (seed 0 unless noted) on one thread; --jobs runs models in parallel processes.
 """
+
 import argparse
 import json
 import math
@@ -63,7 +64,8 @@ def job_target(task, method, quick):
         for k in (2, 4, 8):
             sig = cm_toy.sampling_sigmas(k, sigma_high=hi, sigma_low=lo)
             candidates[f"{hi}-{lo}-{k}"] = _metrics(
-                lambda n, s: cm_toy.sample_consistency(model, n, sigmas=sig, seed=s), task)["median"]
+                lambda n, s: cm_toy.sample_consistency(model, n, sigmas=sig, seed=s), task
+            )["median"]
     return dict(kind="target", task=task, method=method, seconds=seconds, rows=rows, candidates=candidates)
 
 
@@ -111,12 +113,14 @@ def job_ablation(name, task, quick):
             if sigma_max > 1.0:  # the sigma_max = 80 model starts at 80, then follows the grid below 1
                 sig = torch.cat([torch.tensor([sigma_max]), sig[1:]]) if k > 1 else torch.tensor([sigma_max])
             seeds = SEEDS if grid == "linear" and k in (1, 19) else range(1)
-            rows[f"{grid}-{k}"] = _metrics(lambda n, s: D.sample_multistep(model, n, sig, start_scale=start_scale,
-                                                                             seed=s), task, seeds)
+            rows[f"{grid}-{k}"] = _metrics(
+                lambda n, s: D.sample_multistep(model, n, sig, start_scale=start_scale, seed=s), task, seeds
+            )
     levels = torch.logspace(math.log10(sigma_min * 1.2), 0, 12)
     profile = {k: v.tolist() for k, v in D.bias_profile(model, task, levels, n=2000 if quick else 4000).items()}
-    return dict(kind="ablation", name=name, task=task, seconds=seconds, rows=rows, levels=levels.tolist(),
-                profile=profile)
+    return dict(
+        kind="ablation", name=name, task=task, seconds=seconds, rows=rows, levels=levels.tolist(), profile=profile
+    )
 
 
 def job_exact(task, quick):
@@ -129,7 +133,8 @@ def job_exact(task, quick):
                 if k == 1 and grid != "linear":
                     continue
                 rows[f"{start_scale}-{grid}-{k}"] = _metrics(
-                    lambda n, s: D.sample_multistep(f, n, sig, start_scale=start_scale, seed=s), task, range(1))
+                    lambda n, s: D.sample_multistep(f, n, sig, start_scale=start_scale, seed=s), task, range(1)
+                )
     levels = torch.logspace(math.log10(f.sigma_min * 1.2), 0, 12)
     contraction = D.contraction_profile(task, levels, sigma_min=f.sigma_min, n=1000 if quick else 4000).tolist()
     return dict(kind="exact", task=task, rows=rows, levels=levels.tolist(), contraction=contraction)
@@ -139,51 +144,75 @@ def job_exact(task, quick):
 
 
 def table_targets(results, floors):
-    lines = ["## 1. Targets: default recipes, default multistep sigmas (`sample_consistency(model, n, num_steps=k)`)",
-             "", "Target for k = 2, 4, 8: std ratio within 1 +/- 0.03 and W1 <= 1.2x the one-step W1 (seed 0 and "
-             "median of 5 sampling seeds).", "",
-             "| task | model | k | sigmas | W1 seed 0 (x floor, x 1-step) | W1 median (x floor, x 1-step) | "
-             "std ratio seed 0 / median | gap mass (x true) | pass |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## 1. Targets: default recipes, default multistep sigmas (`sample_consistency(model, n, num_steps=k)`)",
+        "",
+        "Target for k = 2, 4, 8: std ratio within 1 +/- 0.03 and W1 <= 1.2x the one-step W1 (seed 0 and "
+        "median of 5 sampling seeds).",
+        "",
+        "| task | model | k | sigmas | W1 seed 0 (x floor, x 1-step) | W1 median (x floor, x 1-step) | "
+        "std ratio seed 0 / median | gap mass (x true) | pass |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         f = floors[r["task"]]["w1"]
         one0, onem = r["rows"][1]["seed0"]["w1"], r["rows"][1]["median"]["w1"]
         for k, row in r["rows"].items():
             s0, med = row["seed0"], row["median"]
-            ok = "" if k == 1 else "yes" if all(
-                abs(m["std_ratio"] - 1) <= 0.03 for m in (s0, med)) and s0["w1"] <= 1.2 * one0 and \
-                med["w1"] <= 1.2 * onem else "NO"
+            ok = (
+                ""
+                if k == 1
+                else "yes"
+                if all(abs(m["std_ratio"] - 1) <= 0.03 for m in (s0, med))
+                and s0["w1"] <= 1.2 * one0
+                and med["w1"] <= 1.2 * onem
+                else "NO"
+            )
             if k == 16:
                 ok = "(extra)"
             sig = ", ".join(f"{v:.3g}" for v in cm_toy.sampling_sigmas(k).tolist())
             name = "CT (batch recipe)" if r["method"] == "ct" else "CD (learned EDM teacher)"
-            lines.append(f"| {r['task']} | {name} | {k} | {sig} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x, "
-                         f"{s0['w1'] / one0:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x, {med['w1'] / onem:.2f}x) "
-                         f"| {s0['std_ratio']:.3f} / {med['std_ratio']:.3f} | {med['gap_mass']:.4f} "
-                         f"({med['gap_mass'] / max(med['gap_mass_true'], 1e-12):.1f}x) | {ok} |")
+            lines.append(
+                f"| {r['task']} | {name} | {k} | {sig} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x, "
+                f"{s0['w1'] / one0:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x, {med['w1'] / onem:.2f}x) "
+                f"| {s0['std_ratio']:.3f} / {med['std_ratio']:.3f} | {med['gap_mass']:.4f} "
+                f"({med['gap_mass'] / max(med['gap_mass_true'], 1e-12):.1f}x) | {ok} |"
+            )
     return "\n".join(lines)
 
 
 def table_candidates(results, floors):
     keys = list(results[0]["candidates"]) if results else []
     levels = list(dict.fromkeys(k.rsplit("-", 1)[0] for k in keys))
-    lines = ["## Candidate levels for `sampling_sigmas` (sigma_high-sigma_low; median W1 / noise floor, std ratio)",
-             "", "| task | model | " + " | ".join(f"{lv} k={k}" for lv in levels for k in (2, 4, 8)) + " |",
-             "|---|---|" + "---|" * (3 * len(levels))]
+    lines = [
+        "## Candidate levels for `sampling_sigmas` (sigma_high-sigma_low; median W1 / noise floor, std ratio)",
+        "",
+        "| task | model | " + " | ".join(f"{lv} k={k}" for lv in levels for k in (2, 4, 8)) + " |",
+        "|---|---|" + "---|" * (3 * len(levels)),
+    ]
     for r in results:
         f = floors[r["task"]]["w1"]
-        cells = [f"{r['candidates'][f'{lv}-{k}']['w1'] / f:.2f}x, {r['candidates'][f'{lv}-{k}']['std_ratio']:.3f}"
-                 for lv in levels for k in (2, 4, 8)]
+        cells = [
+            f"{r['candidates'][f'{lv}-{k}']['w1'] / f:.2f}x, {r['candidates'][f'{lv}-{k}']['std_ratio']:.3f}"
+            for lv in levels
+            for k in (2, 4, 8)
+        ]
         lines.append(f"| {r['task']} | {r['method']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def table_original(ablations, exacts, floors):
-    lines = ["## 2. The original setting: drift vs number of steps (three_gmm_1D unless noted)", "",
-             "Start noise 1.5 sigma_max (as the original). Linear grid: k levels evenly from sigma_max = 1 (the "
-             "original's 20 levels are k = 19 plus a no-op at sigma_min); Karras: rho = 7; high: sigma_max then "
-             "levels geometric from 0.8 to 0.3. W1 (x floor), std ratio; seed 0 draw (k = 1 and 19 linear: median "
-             "of 5).", "", "| sampler uses | grid | " + " | ".join(f"k = {k}" for k in ORIG_STEPS) + " |",
-             "|---|---|" + "---|" * len(ORIG_STEPS)]
+    lines = [
+        "## 2. The original setting: drift vs number of steps (three_gmm_1D unless noted)",
+        "",
+        "Start noise 1.5 sigma_max (as the original). Linear grid: k levels evenly from sigma_max = 1 (the "
+        "original's 20 levels are k = 19 plus a no-op at sigma_min); Karras: rho = 7; high: sigma_max then "
+        "levels geometric from 0.8 to 0.3. W1 (x floor), std ratio; seed 0 draw (k = 1 and 19 linear: median "
+        "of 5).",
+        "",
+        "| sampler uses | grid | " + " | ".join(f"k = {k}" for k in ORIG_STEPS) + " |",
+        "|---|---|" + "---|" * len(ORIG_STEPS),
+    ]
     for e in exacts:
         f = floors[e["task"]]["w1"]
         for start in (1.5, 1.0):
@@ -193,8 +222,9 @@ def table_original(ablations, exacts, floors):
                     key = f"{start}-{'linear' if k == 1 else grid}-{k}"
                     m = e["rows"][key]["seed0"]
                     cells.append(f"{m['w1']:.3f} ({m['w1'] / f:.1f}x), {m['std_ratio']:.2f}")
-                lines.append(f"| exact f*, start {start} sigma_max ({e['task']}) | {grid} | " + " | ".join(cells)
-                             + " |")
+                lines.append(
+                    f"| exact f*, start {start} sigma_max ({e['task']}) | {grid} | " + " | ".join(cells) + " |"
+                )
     for a in ablations:
         if not a["name"].startswith("original"):
             continue
@@ -210,25 +240,31 @@ def table_original(ablations, exacts, floors):
 
 
 def table_ablations(ablations, floors):
-    lines = ["## 3. Controlled experiments (three_gmm_1D; one change from the original setting each)", "",
-             "W1 (x floor) and std ratio: one step (median of 5), the original's 19 linear steps (median of 5), and 4 "
-             "steps on the 'high' grid (seed 0); outward bias: the largest mean signed error of f against f* away "
-             "from the data mean over 12 levels in [0.06, 1], and the level where it occurs; spread: the largest "
-             "one-step std(f) / std(f*) there.", "",
-             "| experiment | tests | 1 step | 19 linear steps | 4 steps, high grid | max outward bias (at sigma) "
-             "| max spread | train s |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## 3. Controlled experiments (three_gmm_1D; one change from the original setting each)",
+        "",
+        "W1 (x floor) and std ratio: one step (median of 5), the original's 19 linear steps (median of 5), and 4 "
+        "steps on the 'high' grid (seed 0); outward bias: the largest mean signed error of f against f* away "
+        "from the data mean over 12 levels in [0.06, 1], and the level where it occurs; spread: the largest "
+        "one-step std(f) / std(f*) there.",
+        "",
+        "| experiment | tests | 1 step | 19 linear steps | 4 steps, high grid | max outward bias (at sigma) "
+        "| max spread | train s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for a in ablations:
         if a["task"] != "three_gmm_1D":
             continue
         f = floors[a["task"]]["w1"]
-        one, lin, high = a["rows"]["linear-1"]["median"], a["rows"]["linear-19"]["median"], \
-            a["rows"]["high-4"]["seed0"]
+        one, lin, high = a["rows"]["linear-1"]["median"], a["rows"]["linear-19"]["median"], a["rows"]["high-4"]["seed0"]
         out = torch.tensor(a["profile"]["outward"])
         i = int(out.argmax())
-        lines.append(f"| {a['name']} | {ABLATIONS[a['name']][1]} | {one['w1']:.3f} ({one['w1'] / f:.1f}x), "
-                     f"{one['std_ratio']:.2f} | {lin['w1']:.3f} ({lin['w1'] / f:.1f}x), {lin['std_ratio']:.2f} | "
-                     f"{high['w1']:.3f} ({high['w1'] / f:.1f}x), {high['std_ratio']:.2f} | {out[i]:+.3f} "
-                     f"({a['levels'][i]:.2f}) | {max(a['profile']['spread']):.3f} | {a['seconds']:.0f} |")
+        lines.append(
+            f"| {a['name']} | {ABLATIONS[a['name']][1]} | {one['w1']:.3f} ({one['w1'] / f:.1f}x), "
+            f"{one['std_ratio']:.2f} | {lin['w1']:.3f} ({lin['w1'] / f:.1f}x), {lin['std_ratio']:.2f} | "
+            f"{high['w1']:.3f} ({high['w1'] / f:.1f}x), {high['std_ratio']:.2f} | {out[i]:+.3f} "
+            f"({a['levels'][i]:.2f}) | {max(a['profile']['spread']):.3f} | {a['seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -253,16 +289,23 @@ def main():
         for fut in futures:
             results.append(fut.result())
             r = results[-1]
-            print(f"[{time.perf_counter() - start:.0f} s] done: {r['kind']} {r.get('name', r.get('method', ''))} "
-                  f"{r['task']}", flush=True)
+            print(
+                f"[{time.perf_counter() - start:.0f} s] done: {r['kind']} {r.get('name', r.get('method', ''))} "
+                f"{r['task']}",
+                flush=True,
+            )
     floors = {task: cm_toy.noise_floor(task, N) for task in TASKS}
     targets = [r for r in results if r["kind"] == "target"]
     ablations = [r for r in results if r["kind"] == "ablation"]
     exacts = [r for r in results if r["kind"] == "exact"]
-    out = ["# Multistep consistency sampling: drift", "",
-           f"`python benchmarks/drift.py --jobs {args.jobs}{' --quick' if args.quick else ''}` (n = 10,000; one "
-           "training seed, 0, unless noted; one thread per model; noise floor = median W1 of 50 exact draws; times "
-           "are wall-clock with several jobs sharing the machine).", ""]
+    out = [
+        "# Multistep consistency sampling: drift",
+        "",
+        f"`python benchmarks/drift.py --jobs {args.jobs}{' --quick' if args.quick else ''}` (n = 10,000; one "
+        "training seed, 0, unless noted; one thread per model; noise floor = median W1 of 50 exact draws; times "
+        "are wall-clock with several jobs sharing the machine).",
+        "",
+    ]
     out += ["Noise floor W1: " + ", ".join(f"{t} {floors[t]['w1']:.4f}" for t in TASKS), ""]
     if targets:
         out += [table_targets(targets, floors), "", table_candidates(targets, floors), ""]

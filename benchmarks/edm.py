@@ -9,6 +9,7 @@ seeds. A third row per task runs Heun with the exact denoiser on the same noise:
 W1 <= 1.5x the floor on every task, training <= 60 s on 2 CPU cores. Writes the table to
 benchmarks/results/edm.md.
 """
+
 import argparse
 import inspect
 import os
@@ -25,8 +26,19 @@ import cm_toy  # noqa: E402
 N = 10_000
 SEEDS = range(5)
 TASKS = ["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D"]
-COLUMNS = ["task", "solver", "steps (NFE)", "W1 seed 0 (x floor)", "W1 median (x floor)", "W1 floor", "KS median",
-           "gap mass (true)", "mode mass err", "std ratio", "train s"]
+COLUMNS = [
+    "task",
+    "solver",
+    "steps (NFE)",
+    "W1 seed 0 (x floor)",
+    "W1 median (x floor)",
+    "W1 floor",
+    "KS median",
+    "gap mass (true)",
+    "mode mass err",
+    "std ratio",
+    "train s",
+]
 
 
 def default_steps():
@@ -44,14 +56,21 @@ def run(task_name, num_steps):
         runs = [cm_toy.evaluate(_sample(denoiser, solver, num_steps, seed), task) for seed in SEEDS]
         med = {k: float(torch.tensor([r[k] for r in runs]).median()) for k in runs[0]}
         nfe = 2 * num_steps - 1 if solver == "heun" else num_steps
-        rows.append([
-            task_name, solver.capitalize() + (", exact D" if exact else ""), f"{num_steps} ({nfe})",
-            f"{runs[0]['w1']:.4f} ({runs[0]['w1'] / floor['w1']:.2f}x)",
-            f"{med['w1']:.4f} ({med['w1'] / floor['w1']:.2f}x)",
-            f"{floor['w1']:.4f}", f"{med['ks']:.4f}",
-            f"{med['gap_mass']:.4f} ({med['gap_mass_true']:.4f})", f"{med['mode_mass_err']:.4f}",
-            f"{med['std_ratio']:.3f}", "-" if exact else f"{model.history.seconds:.1f}",
-        ])
+        rows.append(
+            [
+                task_name,
+                solver.capitalize() + (", exact D" if exact else ""),
+                f"{num_steps} ({nfe})",
+                f"{runs[0]['w1']:.4f} ({runs[0]['w1'] / floor['w1']:.2f}x)",
+                f"{med['w1']:.4f} ({med['w1'] / floor['w1']:.2f}x)",
+                f"{floor['w1']:.4f}",
+                f"{med['ks']:.4f}",
+                f"{med['gap_mass']:.4f} ({med['gap_mass_true']:.4f})",
+                f"{med['mode_mass_err']:.4f}",
+                f"{med['std_ratio']:.3f}",
+                "-" if exact else f"{model.history.seconds:.1f}",
+            ]
+        )
     return rows
 
 
@@ -83,14 +102,16 @@ def main():
         print(f"{name} done ({time.perf_counter() - start:.0f} s)", flush=True)
     table = markdown(rows)
     print(table)
-    header = (f"# EDM recipe: train_edm defaults (seed 0), n = {N:,} samples, sample_edm's {num_steps} steps\n\n"
-              f"Command: `python benchmarks/edm.py --threads {args.threads}`; torch {torch.__version__}, "
-              f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s). W1 is exact "
-              "(integral of |F_n - F| against the analytic CDF); the floor is the median W1 of 50 exact draws of "
-              "the same size. 'W1 seed 0' is the one draw with sampling seed 0; 'median' and every other metric are "
-              "medians over sampling seeds 0-4. NFE = network evaluations per sample. 'exact D': Heun with the task's "
-              "exact denoiser on the same noise, what a perfect model scores. Train time is wall-clock and depends on "
-              "how busy the machine is.\n\n")
+    header = (
+        f"# EDM recipe: train_edm defaults (seed 0), n = {N:,} samples, sample_edm's {num_steps} steps\n\n"
+        f"Command: `python benchmarks/edm.py --threads {args.threads}`; torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s). W1 is exact "
+        "(integral of |F_n - F| against the analytic CDF); the floor is the median W1 of 50 exact draws of "
+        "the same size. 'W1 seed 0' is the one draw with sampling seed 0; 'median' and every other metric are "
+        "medians over sampling seeds 0-4. NFE = network evaluations per sample. 'exact D': Heun with the task's "
+        "exact denoiser on the same noise, what a perfect model scores. Train time is wall-clock and depends on "
+        "how busy the machine is.\n\n"
+    )
     os.makedirs(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"), exist_ok=True)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "edm.md"), "w") as f:
         f.write(header + table + "\n")

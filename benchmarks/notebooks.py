@@ -3,8 +3,9 @@
     python benchmarks/notebooks.py [--jobs 2] [NN ...]
 
 Runs every notebook (or those whose names start with NN) as nbmake does, without saving outputs, and writes the
-wall-clock seconds to benchmarks/results/notebooks.md (a run of only some notebooks prints its table without writing it). Each notebook sets torch to one thread itself, so `--jobs 2`
-runs two side by side on two cores, as CI does. Target: at most 120 s each.
+wall-clock seconds to benchmarks/results/notebooks.md (a run of only some notebooks prints its table without writing
+it). Each notebook sets torch to one thread itself, so `--jobs 2` runs two side by side on two cores, as CI does.
+Target: at most 120 s each.
 """
 
 import argparse

@@ -9,6 +9,7 @@ ratio to the noise floor (the median W1 of exact samples of the same size); gap 
 medians over the same 5 seeds. "train s" is wall-clock training time on this machine, including any EDM pretraining a
 recipe starts from.
 """
+
 import argparse
 import os
 import time
@@ -64,8 +65,11 @@ def run(name):
     cd, t_cd = timed(lambda: cm_toy.train_cd(task, edm, progress=False))
     ct, t_ct = timed(lambda: cm_toy.train_ct(task, progress=False))  # the default recipe starts from fresh weights
     cont, t_cont = timed(lambda: cm_toy.train_continuous_ct(task, init=edm, progress=False))
-    for label, model, seconds in (("CD (EDM teacher)", cd, t_edm + t_cd), ("CT (default recipe)", ct, t_ct),
-                                  ("continuous CT (default)", cont, t_edm + t_cont)):
+    for label, model, seconds in (
+        ("CD (EDM teacher)", cd, t_edm + t_cd),
+        ("CT (default recipe)", ct, t_ct),
+        ("continuous CT (default)", cont, t_edm + t_cont),
+    ):
         for steps in (1, 2, 4):
             sample = lambda n, s, model=model, steps=steps: cm_toy.sample_consistency(model, n, num_steps=steps, seed=s)
             rows.append((label, steps, *score(sample, task), seconds))
@@ -75,22 +79,28 @@ def run(name):
 
 def table(name, floor, rows):
     f = floor["w1"]
-    out = [f"### {name}: noise floor W1 {f:.4f}, true gap mass {floor['gap_mass_true']:.4f}", "",
-           "| method | NFE | W1 seed 0 (x floor) | W1 median of 5 (x floor) | gap mass | mode-mass err | std ratio "
-           "| train s | original W1 |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        f"### {name}: noise floor W1 {f:.4f}, true gap mass {floor['gap_mass_true']:.4f}",
+        "",
+        "| method | NFE | W1 seed 0 (x floor) | W1 median of 5 (x floor) | gap mass | mode-mass err | std ratio "
+        "| train s | original W1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for method, nfe, s0, med, seconds in rows:
         orig = original_for(name, method, nfe)
-        out.append(f"| {method} | {nfe} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x) "
-                   f"| {med['gap_mass']:.4f} | {med['mode_mass_err']:.3f} | {med['std_ratio']:.3f} | {seconds:.0f} "
-                   f"| {'' if orig is None else f'{orig:.3f}'} |")
+        out.append(
+            f"| {method} | {nfe} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x) "
+            f"| {med['gap_mass']:.4f} | {med['mode_mass_err']:.3f} | {med['std_ratio']:.3f} | {seconds:.0f} "
+            f"| {'' if orig is None else f'{orig:.3f}'} |"
+        )
     return "\n".join(out)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tasks", nargs="*", default=["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D",
-                                                     "single_gaussian_1D"])
+    parser.add_argument(
+        "tasks", nargs="*", default=["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D"]
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
@@ -100,9 +110,11 @@ def main():
         floor, rows = run(name)
         sections.append(table(name, floor, rows))
         print(sections[-1] + "\n", flush=True)
-    header = (f"# Results\n\n`python benchmarks/results.py` on {os.cpu_count()} CPU cores, torch threads "
-              f"{torch.get_num_threads()}. Original W1: the original repository at its own settings (one-step rows: its "
-              "discrete CT, or CD where marked; 4-step rows: its 20-level linear multistep sampler).\n")
+    header = (
+        f"# Results\n\n`python benchmarks/results.py` on {os.cpu_count()} CPU cores, torch threads "
+        f"{torch.get_num_threads()}. Original W1: the original repository at its own settings (one-step rows: its "
+        "discrete CT, or CD where marked; 4-step rows: its 20-level linear multistep sampler).\n"
+    )
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
     with open(os.path.join(os.path.dirname(__file__), "results", "results.md"), "w") as fh:
         fh.write(header + "\n" + "\n\n".join(sections) + "\n")

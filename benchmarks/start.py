@@ -14,13 +14,14 @@ at level T; n = 10,000, median of sampling seeds 0-4), for the same models and f
 trained best.
 --jobs runs tasks in parallel processes (default 2), each on one thread.
 """
+
 import argparse
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
+from common import write_results
 
 import cm_toy
-from common import write_results
 
 SIZES = ((10_000, range(5)), (100_000, range(100, 105)))
 TASKS = ("three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D")
@@ -44,48 +45,74 @@ def run(task_name):
     task = cm_toy.get_dataset(task_name)
     start = dict(data_mean=task.mean(), data_std=task.std())
     pick = lambda matched: start if matched else {}
-    rows = {"exact f* (a perfect model, the same noise)": lambda n, steps, seed, m: cm_toy.sample_exact_consistency(
-        task, n, num_steps=steps, seed=seed, **pick(m))}
+    rows = {
+        "exact f* (a perfect model, the same noise)": lambda n, steps, seed, m: cm_toy.sample_exact_consistency(
+            task, n, num_steps=steps, seed=seed, **pick(m)
+        )
+    }
     edm = cm_toy.train_edm(task, progress=False)
-    models = {"CD (train_cd default)": cm_toy.train_cd(task, edm, progress=False),
-              "CT (batch recipe)": cm_toy.train_ct(task, recipe="batch", progress=False)}
+    models = {
+        "CD (train_cd default)": cm_toy.train_cd(task, edm, progress=False),
+        "CT (batch recipe)": cm_toy.train_ct(task, recipe="batch", progress=False),
+    }
     for name, model in models.items():
-        rows[name] = lambda n, steps, seed, m, model=model: cm_toy.sample_consistency(model, n, num_steps=steps,
-                                                                                        seed=seed, **pick(m))
+        rows[name] = lambda n, steps, seed, m, model=model: cm_toy.sample_consistency(
+            model, n, num_steps=steps, seed=seed, **pick(m)
+        )
     models["continuous CT (song2023)"] = cm_toy.train_continuous_ct(task, recipe="song2023", init=edm, progress=False)
     models["continuous CT (damped, the default)"] = cm_toy.train_continuous_ct(task, init=edm, progress=False)
     mean = round(task.mean().item(), 2) + 0.0  # + 0.0: no "-0.00"
-    lines = [f"### {task_name}: data mean m = {mean:+.2f}, std s = {task.std().item():.3f}", "",
-             "| sampler | steps | n = 10,000: N(0, T^2) | n = 10,000: matched | n = 100,000: N(0, T^2) | "
-             "n = 100,000: matched |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"### {task_name}: data mean m = {mean:+.2f}, std s = {task.std().item():.3f}",
+        "",
+        "| sampler | steps | n = 10,000: N(0, T^2) | n = 10,000: matched | n = 100,000: N(0, T^2) | "
+        "n = 100,000: matched |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, sample in rows.items():
         r = ratios(sample, task)
         for steps in (1, 2):
-            lines.append(f"| {name} | {steps} | " + " | ".join(f"{r[n, steps, m]:.2f}x" for n, _ in SIZES
-                                                              for m in (False, True)) + " |")
+            lines.append(
+                f"| {name} | {steps} | "
+                + " | ".join(f"{r[n, steps, m]:.2f}x" for n, _ in SIZES for m in (False, True))
+                + " |"
+            )
         print(f"  {task_name}: {name} done", flush=True)
     n, seeds = SIZES[0]
     floor = cm_toy.noise_floor(task, n)["w1"]
-    lines += ["", f"One step from x_T ~ N(m, T^2 + s^2) at a lower level T (n = {n:,}, W1 median of 5 / floor):", "",
-              "| sampler | " + " | ".join(f"T = {T:g}" for T in LOWER) + " |", "|---|" + "---|" * len(LOWER)]
-    samplers = {"exact f* (a perfect model, the same noise)": lambda T, n_, s: cm_toy.sample_exact_consistency(
-        task, n_, sigmas=[T], seed=s, **start)}
+    lines += [
+        "",
+        f"One step from x_T ~ N(m, T^2 + s^2) at a lower level T (n = {n:,}, W1 median of 5 / floor):",
+        "",
+        "| sampler | " + " | ".join(f"T = {T:g}" for T in LOWER) + " |",
+        "|---|" + "---|" * len(LOWER),
+    ]
+    samplers = {
+        "exact f* (a perfect model, the same noise)": lambda T, n_, s: cm_toy.sample_exact_consistency(
+            task, n_, sigmas=[T], seed=s, **start
+        )
+    }
     for name, model in models.items():
         samplers[name] = lambda T, n_, s, model=model: cm_toy.sample_consistency(model, n_, sigmas=[T], seed=s, **start)
     for name, sample in samplers.items():
-        w1 = [cm_toy.evaluate_seeds(lambda n_, s: sample(T, n_, s), task, n=n, seeds=seeds)["w1"] / floor
-              for T in LOWER]
+        w1 = [
+            cm_toy.evaluate_seeds(lambda n_, s: sample(T, n_, s), task, n=n, seeds=seeds)["w1"] / floor for T in LOWER
+        ]
         lines.append(f"| {name} | " + " | ".join(f"{r:.2f}x" for r in w1) + " |")
     print(f"  {task_name}: lower starts done", flush=True)
     return lines
 
 
 def main(tasks, jobs):
-    out = ["# Where one-step sampling starts", "",
-           f"`python benchmarks/start.py {' '.join(tasks)}` (W1 median over 5 sampling seeds / the noise floor of the "
-           "same size; training seed 0; one thread). N(0, T^2): Song et al. 2023's Algorithm 1, the default of "
-           "`sample_consistency`; matched: N(m, T^2 + s^2) with the data's mean m and std s (`data_mean=task.mean(), "
-           "data_std=task.std()`), the noisy data's own first two moments at T = 80.", ""]
+    out = [
+        "# Where one-step sampling starts",
+        "",
+        f"`python benchmarks/start.py {' '.join(tasks)}` (W1 median over 5 sampling seeds / the noise floor of the "
+        "same size; training seed 0; one thread). N(0, T^2): Song et al. 2023's Algorithm 1, the default of "
+        "`sample_consistency`; matched: N(m, T^2 + s^2) with the data's mean m and std s (`data_mean=task.mean(), "
+        "data_std=task.std()`), the noisy data's own first two moments at T = 80.",
+        "",
+    ]
     with ProcessPoolExecutor(jobs) as pool:
         for lines in pool.map(run, tasks):
             out += lines + [""]

@@ -26,6 +26,7 @@ Results are cached in benchmarks/results/sweep.json (keyed by setting); cached s
 The table is printed and written to benchmarks/results/sweep.md. Times are wall-clock and inflated by whatever else
 runs on the machine.
 """
+
 import argparse
 import json
 import os
@@ -57,8 +58,17 @@ SETTINGS += [("x_scale", v, dict(x_scale=v)) for v in (0.5, 2.0, 4.0)]  # 1 is t
 SETTINGS += [("hidden (fresh init)", v, dict(hidden=v, init=None)) for v in (64, 128, 256)]
 SETTINGS += [("steps", v, dict(steps=v)) for v in (1000, 3000, 4000, 8000)]  # 2000 is the base; 8000 the library's
 SETTINGS += [("seed (training)", v, dict(seed=v)) for v in (1, 2)]  # 0 is the base: the run-to-run spread
-BASE_VALUES = dict(sigma_max=80.0, sigma_data=1.0, num_scales=40, metric="pseudo-Huber c=0.03", target_decay=0.95,
-                   x_features=16, x_scale=1.0, steps=BASE_STEPS, **{"levels P_mean": -0.5, "seed (training)": 0})
+BASE_VALUES = dict(
+    sigma_max=80.0,
+    sigma_data=1.0,
+    num_scales=40,
+    metric="pseudo-Huber c=0.03",
+    target_decay=0.95,
+    x_features=16,
+    x_scale=1.0,
+    steps=BASE_STEPS,
+    **{"levels P_mean": -0.5, "seed (training)": 0},
+)
 # (where the base sits on each axis; notebook 10 reads it from sweep.json's _meta)
 
 
@@ -83,13 +93,22 @@ def save(cache):
 
 def run(force=False):
     torch.set_num_threads(1)
-    # Settings no longer in SETTINGS (a renamed or dropped axis) would linger in the cache and in notebook 10: drop them.
+    # Settings no longer in SETTINGS (a renamed or dropped axis) would linger in the cache and in notebook 10:
+    # drop them.
     valid = {key(axis, value) for axis, value, _ in SETTINGS}
     cache = {k: v for k, v in load().items() if k in valid}
     floor = cm_toy.noise_floor(TASK, N)
-    cache["_meta"] = dict(task=TASK, seed=SEED, n=N, sampling_seeds=list(SEEDS), base_steps=BASE_STEPS,
-                          base_values=BASE_VALUES, floor_w1=floor["w1"], gap_mass_true=floor["gap_mass_true"],
-                          threads=1)
+    cache["_meta"] = dict(
+        task=TASK,
+        seed=SEED,
+        n=N,
+        sampling_seeds=list(SEEDS),
+        base_steps=BASE_STEPS,
+        base_values=BASE_VALUES,
+        floor_w1=floor["w1"],
+        gap_mass_true=floor["gap_mass_true"],
+        threads=1,
+    )
     teachers = {}
     for axis, value, overrides in SETTINGS:
         k = key(axis, value)
@@ -97,8 +116,11 @@ def run(force=False):
             continue
         overrides = dict(overrides)
         # The teacher's settings: the student copies the teacher's network, so its input features are the teacher's.
-        net = dict(sigma_data=overrides.pop("sigma_data", 1.0), x_features=overrides.pop("x_features", 16),
-                   x_scale=overrides.pop("x_scale", 1.0))
+        net = dict(
+            sigma_data=overrides.pop("sigma_data", 1.0),
+            x_features=overrides.pop("x_features", 16),
+            x_scale=overrides.pop("x_scale", 1.0),
+        )
         teacher_key = tuple(net.values())
         if teacher_key not in teachers:
             start = time.perf_counter()
@@ -113,13 +135,25 @@ def run(force=False):
         seconds = time.perf_counter() - start
         sigma_max = kwargs.get("sigma_max", cm_toy.SIGMA_MAX)
         one_step = torch.tensor([float(sigma_max)])  # one step: f evaluated at sigma_max only
-        med = cm_toy.evaluate_seeds(lambda n, s: cm_toy.sample_consistency(model, n, sigmas=one_step, seed=s,
-                                                                           sigma_max=sigma_max), TASK, n=N, seeds=SEEDS)
+        med = cm_toy.evaluate_seeds(
+            lambda n, s: cm_toy.sample_consistency(model, n, sigmas=one_step, seed=s, sigma_max=sigma_max),
+            TASK,
+            n=N,
+            seeds=SEEDS,
+        )
         overrides.update(net)
-        cache[k] = dict(axis=axis, value=value, overrides={a: b for a, b in overrides.items()}, seconds=seconds,
-                        w1=med["w1"], w1_ratio=med["w1"] / floor["w1"], gap_mass=med["gap_mass"],
-                        mode_mass_err=med["mode_mass_err"], std_ratio=med["std_ratio"],
-                        final_loss=float(torch.tensor(model.history.losses[-200:]).mean()))
+        cache[k] = dict(
+            axis=axis,
+            value=value,
+            overrides={a: b for a, b in overrides.items()},
+            seconds=seconds,
+            w1=med["w1"],
+            w1_ratio=med["w1"] / floor["w1"],
+            gap_mass=med["gap_mass"],
+            mode_mass_err=med["mode_mass_err"],
+            std_ratio=med["std_ratio"],
+            final_loss=float(torch.tensor(model.history.losses[-200:]).mean()),
+        )
         save(cache)
         print(f"  {k}: W1 {cache[k]['w1_ratio']:.2f}x floor, gap {med['gap_mass']:.4f}, {seconds:.1f} s", flush=True)
     save(cache)
@@ -128,18 +162,24 @@ def run(force=False):
 
 def table(cache):
     meta = cache["_meta"]
-    lines = [f"One-step consistency distillation on {meta['task']} (seed {meta['seed']}), one axis at a time around the "
-             f"library defaults with {meta['base_steps']} training steps. W1: median over {len(meta['sampling_seeds'])} "
-             f"sampling seeds of {meta['n']:,} samples, as a ratio to the noise floor (W1 {meta['floor_w1']:.4f}); "
-             f"gap mass: exact samples {meta['gap_mass_true']:.4f}. Seconds: training on one thread of a shared, "
-             f"loaded 2-core machine (inflated by contention).", "",
-             "| axis | value | W1 (x floor) | gap mass | mode mass err | train s |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"One-step consistency distillation on {meta['task']} (seed {meta['seed']}), one axis at a time around the "
+        f"library defaults with {meta['base_steps']} training steps. W1: median over {len(meta['sampling_seeds'])} "
+        f"sampling seeds of {meta['n']:,} samples, as a ratio to the noise floor (W1 {meta['floor_w1']:.4f}); "
+        f"gap mass: exact samples {meta['gap_mass_true']:.4f}. Seconds: training on one thread of a shared, "
+        f"loaded 2-core machine (inflated by contention).",
+        "",
+        "| axis | value | W1 (x floor) | gap mass | mode mass err | train s |",
+        "|---|---|---|---|---|---|",
+    ]
     for axis, value, _ in SETTINGS:
         r = cache.get(key(axis, value))
         if r is None:
             continue
-        lines.append(f"| {axis} | {value} | {r['w1_ratio']:.2f} | {r['gap_mass']:.4f} | {r['mode_mass_err']:.3f} "
-                     f"| {r['seconds']:.1f} |")
+        lines.append(
+            f"| {axis} | {value} | {r['w1_ratio']:.2f} | {r['gap_mass']:.4f} | {r['mode_mass_err']:.3f} "
+            f"| {r['seconds']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

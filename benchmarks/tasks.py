@@ -11,13 +11,14 @@ sampling seeds, each also as a ratio to the noise floor (the median W1 of 50 exa
 TUNED also get rows with a task-specific budget (keyword overrides of train_edm / train_cd), labelled with the
 overrides; the defaults stay.
 """
+
 import sys
 import time
 
 import torch
+from common import task_args, write_results
 
 import cm_toy
-from common import task_args, write_results
 
 N, SEEDS = 10_000, range(5)
 TASKS = ["many_modes_1D", "wide_narrow_1D", "rare_far_1D", "ring8_2D", "grid25_2D"]
@@ -68,28 +69,37 @@ def run(task, *, defaults=True, tuned=True):
 def table(task, floor, rows):
     f = floor["w1"]
     kind = "sliced W1" if cm_toy.get_dataset(task).dim > 1 else "W1"
-    lines = [f"### {task}: noise floor {kind} {f:.4f}, mode mass err {floor['mode_mass_err']:.4f}, "
-             f"true gap mass {floor['gap_mass_true']:.4f}", "",
-             "| sampler | W1 seed 0 (x floor) | W1 median of 5 (x floor) | mode mass err seed 0 / median | "
-             "gap mass (x true) | std ratio | train s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {task}: noise floor {kind} {f:.4f}, mode mass err {floor['mode_mass_err']:.4f}, "
+        f"true gap mass {floor['gap_mass_true']:.4f}",
+        "",
+        "| sampler | W1 seed 0 (x floor) | W1 median of 5 (x floor) | mode mass err seed 0 / median | "
+        "gap mass (x true) | std ratio | train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         s0, med = row["seed0"], row["med"]
         gap_ratio = med["gap_mass"] / max(med["gap_mass_true"], 1e-12)
-        lines.append(f"| {row['method']} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | "
-                     f"{med['w1']:.4f} ({med['w1'] / f:.2f}x) | "
-                     f"{s0['mode_mass_err']:.3f} / {med['mode_mass_err']:.3f} | {med['gap_mass']:.4f} "
-                     f"({gap_ratio:.1f}x) | {med['std_ratio']:.3f} | {row['seconds']:.0f} |")
+        lines.append(
+            f"| {row['method']} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x) | "
+            f"{med['w1']:.4f} ({med['w1'] / f:.2f}x) | "
+            f"{s0['mode_mass_err']:.3f} / {med['mode_mass_err']:.3f} | {med['gap_mass']:.4f} "
+            f"({gap_ratio:.1f}x) | {med['std_ratio']:.3f} | {row['seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def main(tasks, tuned_only=False):
     torch.set_num_threads(1)
     command = "python benchmarks/tasks.py" + (" --tuned " + " ".join(tasks) if tuned_only else "")
-    out = ["# The new toy tasks: EDM and one-step consistency distillation" + (", task-specific budgets" if tuned_only
-                                                                              else ""), "",
-           f"`{command}` (n = 10,000 samples; gap mass and std ratio are medians over 5 sampling "
-           "seeds; training seed 0; one thread; times measured on a shared, busy machine, so inflated).", ""]
+    out = [
+        "# The new toy tasks: EDM and one-step consistency distillation"
+        + (", task-specific budgets" if tuned_only else ""),
+        "",
+        f"`{command}` (n = 10,000 samples; gap mass and std ratio are medians over 5 sampling "
+        "seeds; training seed 0; one thread; times measured on a shared, busy machine, so inflated).",
+        "",
+    ]
     for task in tasks:
         floor, rows = run(task, defaults=not tuned_only)
         out += [table(task, floor, rows), ""]

@@ -1,5 +1,6 @@
 """Consistency models: the exact consistency function of a mixture, distillation (CD), discrete consistency training
 (CT: Song 2023, iCT, ECT) and multistep sampling."""
+
 import copy
 import functools
 
@@ -13,8 +14,16 @@ from .samplers import consistency_sampler, heun_step
 from .schedules import check_sigmas, cosine_decay, ict_num_scales, song2023_num_scales, song2023_target_decay
 from .train import train
 
-__all__ = ["exact_consistency", "sample_consistency", "sample_exact_consistency", "sampling_sigmas",
-           "consistency_model", "train_cd", "train_ct", "RECIPES"]
+__all__ = [
+    "exact_consistency",
+    "sample_consistency",
+    "sample_exact_consistency",
+    "sampling_sigmas",
+    "consistency_model",
+    "train_cd",
+    "train_ct",
+    "RECIPES",
+]
 
 RECIPES = ("pool", "batch", "song2023", "ict", "ect")  # train_ct recipes; the first, "pool", is the default
 
@@ -62,8 +71,10 @@ def sampling_sigmas(num_steps, *, sigma_max=SIGMA_MAX, sigma_high=SAMPLING_SIGMA
             raise ValueError(f"sigma_max must be > 0, got {sigma_max}")
         return torch.tensor([float(sigma_max)])
     if not (0 < sigma_low <= sigma_high < sigma_max):
-        raise ValueError(f"need 0 < sigma_low <= sigma_high < sigma_max for {num_steps} steps, got sigma_low="
-                         f"{sigma_low}, sigma_high={sigma_high}, sigma_max={sigma_max}")
+        raise ValueError(
+            f"need 0 < sigma_low <= sigma_high < sigma_max for {num_steps} steps, got sigma_low="
+            f"{sigma_low}, sigma_high={sigma_high}, sigma_max={sigma_max}"
+        )
     hi, lo = torch.tensor(float(sigma_high)).log(), torch.tensor(float(sigma_low)).log()
     rest = (hi + lo) / 2 if num_steps == 2 else torch.linspace(hi, lo, int(num_steps) - 1)
     return torch.cat([torch.tensor([float(sigma_max)]), rest.exp().reshape(-1)])
@@ -98,15 +109,26 @@ def _start(noise, T, data_mean, data_std):
     std = torch.as_tensor(data_std, dtype=noise.dtype, device=noise.device)
     for name, value in (("data_mean", mean), ("data_std", std)):
         if value.dim() > 1 or value.numel() not in (1, noise.shape[1]) or not torch.isfinite(value).all():
-            raise ValueError(f"{name} must be a finite number or one per coordinate ({noise.shape[1]}), got "
-                             f"{value.tolist()}")
+            raise ValueError(
+                f"{name} must be a finite number or one per coordinate ({noise.shape[1]}), got {value.tolist()}"
+            )
     if (std < 0).any():
         raise ValueError(f"data_std must be >= 0, got {std.tolist()}")
     return _noisy_gaussian(noise, T, mean, std) / float(T)
 
 
-def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, data_mean=0.0,
-                       data_std=0.0, return_trajectory=False):
+def sample_consistency(
+    model,
+    n,
+    *,
+    num_steps=1,
+    sigmas=None,
+    seed=0,
+    sigma_max=SIGMA_MAX,
+    data_mean=0.0,
+    data_std=0.0,
+    return_trajectory=False,
+):
     """n samples from a consistency model with Algorithm 1 of Song et al. 2023; [n, D].
 
     One step evaluates f(x_T, T) at T = sigma_max. More steps re-noise to each next level tau and apply f again;
@@ -123,12 +145,14 @@ def sample_consistency(model, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=
     generator = torch.Generator(device).manual_seed(seed)
     noise = torch.randn(int(n), model.net.dim, generator=generator, device=device)
     noise = _start(noise, sigmas[0], data_mean, data_std)
-    return consistency_sampler(model, noise, sigmas.to(device), generator=generator,
-                               return_trajectory=return_trajectory)
+    return consistency_sampler(
+        model, noise, sigmas.to(device), generator=generator, return_trajectory=return_trajectory
+    )
 
 
-def sample_exact_consistency(task, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, sigma_min=SIGMA_MIN,
-                             data_mean=0.0, data_std=0.0):
+def sample_exact_consistency(
+    task, n, *, num_steps=1, sigmas=None, seed=0, sigma_max=SIGMA_MAX, sigma_min=SIGMA_MIN, data_mean=0.0, data_std=0.0
+):
     """What a perfect consistency model samples: sample_consistency's algorithm, levels, start and noise (the same seed
     gives the same z), with exact_consistency as f. From the matched start (data_mean=task.mean(),
     data_std=task.std()) its samples follow the task up to an O(T^-3) error, so its score is the noise floor of exactly
@@ -145,8 +169,18 @@ def sample_exact_consistency(task, n, *, num_steps=1, sigmas=None, seed=0, sigma
 # ----- models and teachers -------------------------------------------------------------------------------------------
 
 
-def consistency_model(dim=1, *, init=None, hidden=128, depth=3, x_features=16, x_scale=1.0, sigma_data=SIGMA_DATA,
-                      sigma_min=SIGMA_MIN, seed=0):
+def consistency_model(
+    dim=1,
+    *,
+    init=None,
+    hidden=128,
+    depth=3,
+    x_features=16,
+    x_scale=1.0,
+    sigma_data=SIGMA_DATA,
+    sigma_min=SIGMA_MIN,
+    seed=0,
+):
     """A consistency function f(x, sigma) = Precond(MLP, sigma_min > 0), so f(x, sigma_min) = x exactly.
 
     init: a trained Precond (e.g. the EDM denoiser) whose MLP weights start f; None draws fresh weights with `seed`.
@@ -171,11 +205,14 @@ def _as_denoiser(teacher, task):
             raise ValueError(f"unknown teacher {teacher!r}; valid choices: a trained EDM model (Precond) or 'exact'")
         return lambda x, sigma: task.denoise(x, sigma).to(x.dtype)
     if not callable(teacher):
-        raise TypeError(f"teacher must be a denoiser D(x, sigma) (a trained EDM model) or 'exact', "
-                        f"got {type(teacher).__name__}")
+        raise TypeError(
+            f"teacher must be a denoiser D(x, sigma) (a trained EDM model) or 'exact', got {type(teacher).__name__}"
+        )
     if isinstance(teacher, Precond) and teacher.is_consistency:
-        raise ValueError("teacher is a consistency model (sigma_min > 0); distillation needs a denoiser D(x, sigma), "
-                         "e.g. train_edm(task), or 'exact'")
+        raise ValueError(
+            "teacher is a consistency model (sigma_min > 0); distillation needs a denoiser D(x, sigma), "
+            "e.g. train_edm(task), or 'exact'"
+        )
     if isinstance(teacher, torch.nn.Module):
         teacher = copy.deepcopy(teacher).requires_grad_(False)
     params = list(teacher.parameters()) if isinstance(teacher, torch.nn.Module) else []
@@ -185,8 +222,10 @@ def _as_denoiser(teacher, task):
         with torch.no_grad():
             out = teacher(x, torch.full((4, 1), 1.0, device=device))
     except Exception as error:  # anything a wrong signature raises
-        raise TypeError(f"teacher must be callable as D(x [B, {task.dim}], sigma [B, 1]) -> [B, {task.dim}]; "
-                        f"calling it failed with {type(error).__name__}: {error}") from error
+        raise TypeError(
+            f"teacher must be callable as D(x [B, {task.dim}], sigma [B, 1]) -> [B, {task.dim}]; "
+            f"calling it failed with {type(error).__name__}: {error}"
+        ) from error
     if not torch.is_tensor(out) or out.shape != x.shape:
         shape = list(out.shape) if torch.is_tensor(out) else type(out).__name__
         raise ValueError(f"teacher must return a denoised batch of shape [B, {task.dim}] like its input, got {shape}")
@@ -208,9 +247,28 @@ def _finish(result):
 # - pseudo-Huber c = 0.03 (iCT, Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3.3), not squared L2 (sweep.md, metric).
 # - levels from iCT's discretised log-normal (Sec. 3.5; P_mean -0.5 for our sigma_data = 1), not uniform: uniform draws
 #   waste half the batch above sigma = 2.8, where f barely changes (consistency.md, rows "CD, uniform levels").
-def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
-             target_decay=0.95, c=0.03, P_mean=-0.5, P_std=2.0, init="teacher", hidden=None, depth=None,
-             sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0, progress=True):
+def train_cd(
+    task,
+    teacher,
+    *,
+    seed=0,
+    steps=8000,
+    batch_size=256,
+    lr=8e-3,
+    ema_decay=0.999,
+    num_scales=40,
+    target_decay=0.95,
+    c=0.03,
+    P_mean=-0.5,
+    P_std=2.0,
+    init="teacher",
+    hidden=None,
+    depth=None,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    rho=7.0,
+    progress=True,
+):
     """Consistency distillation (Song et al. 2023, Algorithm 2) of a teacher denoiser; returns the EMA model with
     `.history` (a TrainResult).
 
@@ -234,14 +292,36 @@ def train_cd(task, teacher, *, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_
         hidden, depth = hidden or 128, depth or 3
     elif (hidden or init.net.hidden, depth or init.net.depth) != (init.net.hidden, init.net.depth):
         # A network started from trained weights has their shape; silently ignoring hidden/depth would mislead.
-        raise ValueError(f"hidden={hidden}, depth={depth} conflict with the init network's hidden={init.net.hidden}, "
-                         f"depth={init.net.depth}: the student starts from init's weights and keeps its shape; "
-                         f"pass init=None for a fresh network of another size, or leave hidden and depth out")
+        raise ValueError(
+            f"hidden={hidden}, depth={depth} conflict with the init network's hidden={init.net.hidden}, "
+            f"depth={init.net.depth}: the student starts from init's weights and keeps its shape; "
+            f"pass init=None for a fresh network of another size, or leave hidden and depth out"
+        )
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
-    loss = functools.partial(cd_loss, teacher=denoiser, num_scales=num_scales, sigma_min=sigma_min,
-                             sigma_max=sigma_max, rho=rho, P_mean=P_mean, P_std=P_std)
-    return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
-                              lr=lr, ema_decay=ema_decay, seed=seed, progress=progress, desc="CD")
+    loss = functools.partial(
+        cd_loss,
+        teacher=denoiser,
+        num_scales=num_scales,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        rho=rho,
+        P_mean=P_mean,
+        P_std=P_std,
+    )
+    return _train_with_target(
+        model,
+        loss,
+        task,
+        c=c,
+        target_decay=target_decay,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        seed=seed,
+        progress=progress,
+        desc="CD",
+    )
 
 
 def _train_with_target(model, loss, task, *, c, target_decay, steps, batch_size, lr, ema_decay, seed, progress, desc):
@@ -250,10 +330,21 @@ def _train_with_target(model, loss, task, *, c, target_decay, steps, batch_size,
     distance. Returns the EMA model."""
     target = copy.deepcopy(model).requires_grad_(False)
     distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
-    result = train(model, functools.partial(loss, target=target, distance=distance), task, steps=steps,
-                   batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=cosine_decay(steps), seed=seed,
-                   progress=progress, desc=desc)
+    result = train(
+        model,
+        functools.partial(loss, target=target, distance=distance),
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        target=target,
+        target_decay=lambda step: target_decay,
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc=desc,
+    )
     return _finish(result)
 
 
@@ -273,8 +364,13 @@ def train_ct(task, *, recipe="pool", init=None, seed=0, **overrides):
     from (None: fresh weights, or for ECT a fresh EDM run). overrides: the recipe's keyword arguments (see
     _train_batch, whose defaults _train_pool changes, _train_song2023, _train_ict, _train_ect).
     """
-    recipes = {"pool": _train_pool, "batch": _train_batch, "song2023": _train_song2023, "ict": _train_ict,
-               "ect": _train_ect}
+    recipes = {
+        "pool": _train_pool,
+        "batch": _train_batch,
+        "song2023": _train_song2023,
+        "ict": _train_ict,
+        "ect": _train_ect,
+    }
     if recipe not in recipes:
         raise ValueError(f"unknown recipe {recipe!r}; valid choices: {', '.join(recipes)}")
     return recipes[recipe](get_dataset(task), init=init, seed=seed, **overrides)
@@ -291,25 +387,76 @@ POOL_SEED_OFFSET = 1_000_003  # the pool recipe's sample is drawn with its own g
 # - uniform levels (Algorithm 3): CD's log-normal did not lower the gap mass here.
 # - fresh weights: the EDM init helps some tasks, hurts others (consistency.md, rows "CT batch, from the EDM model").
 # Between modes few batch points are near, so its denoiser is noisy there and the gap mass stays high: see pool.
-def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3, ema_decay=0.999, num_scales=40,
-                 target_decay=0.95, c=0.03, P_mean=None, P_std=2.0, span=1, pool_size=None, bin_width=0.02,
-                 hidden=128, depth=3, x_features=16, x_scale=1.0, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
-                 progress=True):
-    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
-                              x_scale=x_scale, sigma_min=sigma_min, seed=seed)
+def _train_batch(
+    task,
+    *,
+    init=None,
+    seed=0,
+    steps=8000,
+    batch_size=256,
+    lr=8e-3,
+    ema_decay=0.999,
+    num_scales=40,
+    target_decay=0.95,
+    c=0.03,
+    P_mean=None,
+    P_std=2.0,
+    span=1,
+    pool_size=None,
+    bin_width=0.02,
+    hidden=128,
+    depth=3,
+    x_features=16,
+    x_scale=1.0,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    rho=7.0,
+    progress=True,
+):
+    model = consistency_model(
+        task.dim,
+        init=init,
+        hidden=hidden,
+        depth=depth,
+        x_features=x_features,
+        x_scale=x_scale,
+        sigma_min=sigma_min,
+        seed=seed,
+    )
     reference = None
     if pool_size is not None and (int(pool_size) != pool_size or pool_size < 1):
-        raise ValueError(f"pool_size must be a positive integer (samples in the reference) or None (the batch), "
-                         f"got {pool_size}")
+        raise ValueError(
+            f"pool_size must be a positive integer (samples in the reference) or None (the batch), got {pool_size}"
+        )
     if pool_size is not None:  # the pool recipe's reference: its own generator, so the training batches are unchanged
         pool = task.sample(pool_size, torch.Generator().manual_seed(POOL_SEED_OFFSET + seed))
         reference = binned_reference(pool.to(next(model.parameters()).device), bin_width)
-    loss = functools.partial(ct_loss, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
-                             reference_batch=reference is None, reference=reference, P_mean=P_mean, P_std=P_std,
-                             span=span)
-    return _train_with_target(model, loss, task, c=c, target_decay=target_decay, steps=steps, batch_size=batch_size,
-                              lr=lr, ema_decay=ema_decay, seed=seed, progress=progress,
-                              desc="CT (batch)" if pool_size is None else "CT (pool)")
+    loss = functools.partial(
+        ct_loss,
+        num_scales=num_scales,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        rho=rho,
+        reference_batch=reference is None,
+        reference=reference,
+        P_mean=P_mean,
+        P_std=P_std,
+        span=span,
+    )
+    return _train_with_target(
+        model,
+        loss,
+        task,
+        c=c,
+        target_decay=target_decay,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        seed=seed,
+        progress=progress,
+        desc="CT (batch)" if pool_size is None else "CT (pool)",
+    )
 
 
 # The pool recipe: the batch recipe with two changes against the blur of the one-step map's jumps between modes.
@@ -323,28 +470,85 @@ def _train_batch(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=8e-3
 _train_pool = functools.partial(_train_batch, span=4, pool_size=2**20, P_mean=-0.5)
 
 
-def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1e-3, ema_decay=0.999, s0=10, s1=150,
-                    mu0=0.9, c=None, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
-                    sigma_max=SIGMA_MAX, rho=7.0, progress=True):
+def _train_song2023(
+    task,
+    *,
+    init=None,
+    seed=0,
+    steps=8000,
+    batch_size=256,
+    lr=1e-3,
+    ema_decay=0.999,
+    s0=10,
+    s1=150,
+    mu0=0.9,
+    c=None,
+    hidden=128,
+    depth=3,
+    x_features=16,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    rho=7.0,
+    progress=True,
+):
     # Song et al. 2023, Algorithm 3 with N(k) and mu(k) of Appendix C (CIFAR-10: s0 = 2, s1 = 150, mu0 = 0.9).
     # Deviation: s0 = 10. With s0 = 2 the first grid is {sigma_min, sigma_max}, whose CT target is the data mean: every
     # one-step sample collapses into one mode, and the EMA target keeps it there for the whole short budget.
-    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
-                              sigma_min=sigma_min, seed=seed)
+    model = consistency_model(
+        task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features, sigma_min=sigma_min, seed=seed
+    )
     target = copy.deepcopy(model).requires_grad_(False)
     num_scales = functools.partial(song2023_num_scales, total_steps=steps, s0=s0, s1=s1)
     distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
-    loss = functools.partial(ct_loss, target=target, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max,
-                             rho=rho, distance=distance)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=lambda step: song2023_target_decay(num_scales(step), s0, mu0),
-                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc="CT (Song 2023)")
+    loss = functools.partial(
+        ct_loss,
+        target=target,
+        num_scales=num_scales,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        rho=rho,
+        distance=distance,
+    )
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        target=target,
+        target_decay=lambda step: song2023_target_decay(num_scales(step), s0, mu0),
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc="CT (Song 2023)",
+    )
     return _finish(result)
 
 
-def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3, ema_decay=0.999, s0=10, s1=160,
-               P_mean=0.0, P_std=2.0, c=0.03, hidden=128, depth=3, x_features=16, sigma_min=SIGMA_MIN,
-               sigma_max=SIGMA_MAX, rho=7.0, progress=True):
+def _train_ict(
+    task,
+    *,
+    init=None,
+    seed=0,
+    steps=4000,
+    batch_size=1024,
+    lr=3e-3,
+    ema_decay=0.999,
+    s0=10,
+    s1=160,
+    P_mean=0.0,
+    P_std=2.0,
+    c=0.03,
+    hidden=128,
+    depth=3,
+    x_features=16,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    rho=7.0,
+    progress=True,
+):
     # iCT (Song & Dhariwal 2023, arXiv 2310.14189): no target EMA, pseudo-Huber, 1 / (t_{n+1} - t_n) weighting,
     # log-normal levels, N(k) doubling from s0 + 1 to s1 + 1 (CIFAR-10: s1 = 1280, P_mean = -1.1, 400k steps).
     # Deviations for the toy budget:
@@ -352,19 +556,60 @@ def _train_ict(task, *, init=None, seed=0, steps=4000, batch_size=1024, lr=3e-3,
     # - P_mean = 0: centres the levels at sigma = 1 (our sigma_data and the modes' scale), not exp(-1.1) = 0.33.
     # - c = 0.03 kept although 1D |f - target| has the data's scale, not a 3072-pixel norm: a large c trained worse.
     # - 4,000 steps of 1,024 at lr 3e-3: a larger batch averages CT's widely spread one-sample target x0 + t_n z.
-    model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features,
-                              sigma_min=sigma_min, seed=seed)
+    model = consistency_model(
+        task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features, sigma_min=sigma_min, seed=seed
+    )
     num_scales = functools.partial(ict_num_scales, total_steps=steps, s0=s0, s1=s1)
-    loss = functools.partial(ict_loss, num_scales=num_scales, P_mean=P_mean, P_std=P_std, c=c, sigma_min=sigma_min,
-                             sigma_max=sigma_max, rho=rho)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc="CT (iCT)")
+    loss = functools.partial(
+        ict_loss,
+        num_scales=num_scales,
+        P_mean=P_mean,
+        P_std=P_std,
+        c=c,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        rho=rho,
+    )
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc="CT (iCT)",
+    )
     return _finish(result)
 
 
-def _train_ect(task, *, init=None, seed=0, steps=6000, batch_size=256, lr=2e-3, ema_decay=0.999, stages=8, q=2.0,
-               k=8.0, b=1.0, P_mean=-0.4, P_std=2.0, c=0.03, edm_steps=4000, hidden=128, depth=3,
-               sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, reference_batch=True, progress=True):
+def _train_ect(
+    task,
+    *,
+    init=None,
+    seed=0,
+    steps=6000,
+    batch_size=256,
+    lr=2e-3,
+    ema_decay=0.999,
+    stages=8,
+    q=2.0,
+    k=8.0,
+    b=1.0,
+    P_mean=-0.4,
+    P_std=2.0,
+    c=0.03,
+    edm_steps=4000,
+    hidden=128,
+    depth=3,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    reference_batch=True,
+    progress=True,
+):
     # ECT (Geng et al. 2024, arXiv 2406.14548): from an EDM denoiser, stage s pairs t with r = t (1 - q^-(s+1)
     # (1 + k sigmoid(-b t))), halving t - r every stage (CIFAR-10: q = 2, k = 8, b = 1, P_mean = -1.1, 8 stages).
     # Deviations for the toy tasks:
@@ -379,10 +624,31 @@ def _train_ect(task, *, init=None, seed=0, steps=6000, batch_size=256, lr=2e-3, 
         pretrain_seconds = init.history.seconds
     model = consistency_model(task.dim, init=init, sigma_min=sigma_min)
     stage_steps = max(1, steps // stages)
-    loss = functools.partial(ect_loss, stage=lambda step: min(step // stage_steps, stages - 1), P_mean=P_mean,
-                             P_std=P_std, c=c, q=q, k=k, b=b, sigma_min=sigma_min, sigma_max=sigma_max,
-                             reference_batch=reference_batch)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc="CT (ECT)")
+    loss = functools.partial(
+        ect_loss,
+        stage=lambda step: min(step // stage_steps, stages - 1),
+        P_mean=P_mean,
+        P_std=P_std,
+        c=c,
+        q=q,
+        k=k,
+        b=b,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        reference_batch=reference_batch,
+    )
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc="CT (ECT)",
+    )
     result.pretrain_seconds = pretrain_seconds
     return _finish(result)

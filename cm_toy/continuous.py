@@ -7,6 +7,7 @@ df/dsigma is the total derivative of f along the (one-sample) probability-flow O
 also drops the target network's friction term of the discrete loss; the default recipe, "damped", keeps the exact
 tangent and puts the friction back.
 """
+
 import copy
 import functools
 import itertools
@@ -25,8 +26,16 @@ from .networks import MLP, NoiseEmbedding, Precond
 from .schedules import cosine_decay
 from .train import train
 
-__all__ = ["TrigFlow", "trigflow_from_edm", "continuous_ct_loss", "ct_tangent", "scm_loss", "scm_tangent",
-           "train_continuous_ct", "CONTINUOUS_RECIPES"]
+__all__ = [
+    "TrigFlow",
+    "trigflow_from_edm",
+    "continuous_ct_loss",
+    "ct_tangent",
+    "scm_loss",
+    "scm_tangent",
+    "train_continuous_ct",
+    "CONTINUOUS_RECIPES",
+]
 
 # train_continuous_ct recipes; the first is the default, best of the three in one and two steps on every seed task
 # (benchmarks/results/continuous.md). The undamped song2023 is limited by the slow upward propagation of the boundary
@@ -62,8 +71,12 @@ def module_jvp(module, primals, tangents, fn=None):
         named = itertools.chain(module.named_parameters(), module.named_buffers())
         state = {name: fwAD.make_dual(t, torch.zeros_like(t)) for name, t in named if t.is_floating_point()}
         duals = tuple(fwAD.make_dual(p, t) for p, t in zip(primals, tangents))
-        floats = [(m, name, getattr(m, name)) for m in module.modules() for name in _CONSTANTS
-                  if isinstance(getattr(m, name, None), float)]
+        floats = [
+            (m, name, getattr(m, name))
+            for m in module.modules()
+            for name in _CONSTANTS
+            if isinstance(getattr(m, name, None), float)
+        ]
         zero = torch.zeros((), dtype=like.dtype, device=like.device)
         try:
             for m, name, value in floats:
@@ -95,9 +108,24 @@ def _lognormal(n, P_mean, P_std, generator, x0):
 # The returned value: the gradient comes from the pseudo-objective alone (its value is zero); the value shown in the
 # loss curve is the squared consistency violation ||df/dlog(sigma)||^2 = sigma^2 ||df/dsigma||^2, zero for the exact
 # consistency function, computed without gradient.
-def continuous_ct_loss(model, x0, *, step=None, generator=None, labels=None, P_mean=-0.4, P_std=1.6,
-                       sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, weighting="edm", tangent_clip=None, teacher=None,
-                       reference_batch=False, target=None, target_step=0.2):
+def continuous_ct_loss(
+    model,
+    x0,
+    *,
+    step=None,
+    generator=None,
+    labels=None,
+    P_mean=-0.4,
+    P_std=1.6,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    weighting="edm",
+    tangent_clip=None,
+    teacher=None,
+    reference_batch=False,
+    target=None,
+    target_step=0.2,
+):
     """Per-sample continuous-time CT loss, [B]; weighting "edm" (above) or "uniform" (lambda = 1).
 
     tangent_clip: None, or a bound on |sigma df/dsigma| per coordinate (a stabiliser, off by default).
@@ -183,8 +211,9 @@ class TrigFlow(Precond):
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
         sigma = sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
         if sigma.shape[0] != x.shape[0]:
-            raise ValueError(f"sigma must be a scalar or have one value per row of x ({x.shape[0]}), "
-                             f"got {sigma.shape[0]}")
+            raise ValueError(
+                f"sigma must be a scalar or have one value per row of x ({x.shape[0]}), got {sigma.shape[0]}"
+            )
         sigma, sd = sigma[:, None], self.sigma_data
         # The same f, written with EDM-unit coefficients so that sigma = sigma_min gives s = 0 and c_skip = 1 exactly:
         # tan s = sigma_data (sigma - sigma_min) / (sigma_data^2 + sigma sigma_min), cos t / cos t_min as a square root.
@@ -224,8 +253,9 @@ def trigflow_from_edm(edm, *, sigma_min=SIGMA_MIN, adaptive_weight=True):
     with torch.no_grad():
         last.weight.neg_()
         last.bias.neg_()
-    return TrigFlow(net, sigma_data=edm.sigma_data, sigma_min=sigma_min,
-                    adaptive_weight=adaptive_weight).requires_grad_(True)
+    return TrigFlow(
+        net, sigma_data=edm.sigma_data, sigma_min=sigma_min, adaptive_weight=adaptive_weight
+    ).requires_grad_(True)
 
 
 # The sCM tangent (Lu & Song 2024, Eq. 8 and Algorithm 1), in the t_min-shifted time s = t - t_min:
@@ -237,15 +267,28 @@ def scm_tangent(model, x_t, t, dxt_dt, r=1.0):
     s = t - model.t_min
     cs = torch.cos(s) * torch.sin(s)
     F, dF = module_jvp(model.net, (x_t, t), (cs * dxt_dt, cs), fn=lambda net, x_, t_: model.F(x_, t_, net))
-    g = -torch.cos(s) ** 2 * (model.sigma_data * F - dxt_dt) - r * (cs * x_t + model.sigma_data * dF)
+    g = -(torch.cos(s) ** 2) * (model.sigma_data * F - dxt_dt) - r * (cs * x_t + model.sigma_data * dF)
     return F, g
 
 
 # sCT / sCD loss (Lu & Song 2024, Eq. 8-9, Algorithm 1): tangent warm-up r = min(1, step / warmup_steps), tangent
 # normalisation g / (||g|| + c), adaptive weighting e^-w(t) ||F - F- - g||^2 / D + w(t), optional prior weight 1/sigma
 # on the squared term (as in NVlabs/FastGen's sCM). Time t = arctan(sigma / sigma_data), ln sigma ~ N(P_mean, P_std^2).
-def scm_loss(model, x0, *, step=0, generator=None, labels=None, P_mean=-0.4, P_std=1.6, warmup_steps=1000, c=0.1,
-             prior_weighting=False, teacher=None, sigma_max=SIGMA_MAX):
+def scm_loss(
+    model,
+    x0,
+    *,
+    step=0,
+    generator=None,
+    labels=None,
+    P_mean=-0.4,
+    P_std=1.6,
+    warmup_steps=1000,
+    c=0.1,
+    prior_weighting=False,
+    teacher=None,
+    sigma_max=SIGMA_MAX,
+):
     """Per-sample sCT loss, or sCD with a teacher denoiser D(x, sigma [B, 1]) (EDM units); [B]. model: a TrigFlow."""
     sd = model.sigma_data
     sigma = _lognormal(len(x0), P_mean, P_std, generator, x0).clamp(2 * model.sigma_min, sigma_max)  # s > 0
@@ -306,10 +349,31 @@ def _finish(result, pretrain_seconds):
     return result.ema.requires_grad_(False)
 
 
-def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1e-3, ema_decay=0.999, P_mean=-0.4,
-                    P_std=1.6, weighting="edm", tangent_clip=None, edm_steps=4000, hidden=128, depth=3,
-                    sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, teacher=None, reference_batch=None, target_decay=None,
-                    target_step=0.2, progress=True, desc=None):
+def _train_song2023(
+    task,
+    *,
+    init=None,
+    seed=0,
+    steps=8000,
+    batch_size=256,
+    lr=1e-3,
+    ema_decay=0.999,
+    P_mean=-0.4,
+    P_std=1.6,
+    weighting="edm",
+    tangent_clip=None,
+    edm_steps=4000,
+    hidden=128,
+    depth=3,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    teacher=None,
+    reference_batch=None,
+    target_decay=None,
+    target_step=0.2,
+    progress=True,
+    desc=None,
+):
     # Song et al. 2023 continuous-time CT (Sec. 6; their CIFAR-10 JAX code fine-tunes an EDM model with lr 1e-3).
     # steps = 8,000: the error is propagation-limited (see CONTINUOUS_RECIPES). teacher: continuous-time CD (Appendix
     # B.1). reference_batch (None: True for CT, False for CD): the tangent's direction (x - D) / sigma from
@@ -320,14 +384,35 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
     init, pretrain_seconds = _edm_init(task, init, seed, edm_steps, hidden, depth, progress)
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
     target = None if target_decay is None else copy.deepcopy(model).requires_grad_(False)
-    loss = functools.partial(continuous_ct_loss, P_mean=P_mean, P_std=P_std, sigma_min=sigma_min, sigma_max=sigma_max,
-                             weighting=weighting, tangent_clip=tangent_clip, reference_batch=reference_batch,
-                             teacher=None if teacher is None else _as_denoiser(teacher, task), target=target,
-                             target_step=target_step)
+    loss = functools.partial(
+        continuous_ct_loss,
+        P_mean=P_mean,
+        P_std=P_std,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        weighting=weighting,
+        tangent_clip=tangent_clip,
+        reference_batch=reference_batch,
+        teacher=None if teacher is None else _as_denoiser(teacher, task),
+        target=target,
+        target_step=target_step,
+    )
     desc = desc or ("continuous CT (Song 2023)" if teacher is None else "continuous CD (Song 2023)")
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=None if target is None else lambda step: target_decay,
-                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress, desc=desc)
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        target=target,
+        target_decay=None if target is None else lambda step: target_decay,
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc=desc,
+    )
     return _finish(result, pretrain_seconds)
 
 
@@ -340,13 +425,34 @@ def _train_song2023(task, *, init=None, seed=0, steps=8000, batch_size=256, lr=1
 def _train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, **kwargs):
     # lr 3e-3: with the friction, 1e-3 learns too slowly. target_step 0.2: better than 0.1 on most seed tasks.
     kind = "CT" if kwargs.get("teacher") is None else "CD"
-    return _train_song2023(task, lr=lr, target_decay=target_decay, target_step=target_step,
-                           desc=f"continuous {kind} (damped)", **kwargs)
+    return _train_song2023(
+        task, lr=lr, target_decay=target_decay, target_step=target_step, desc=f"continuous {kind} (damped)", **kwargs
+    )
 
 
-def _train_scm(task, *, init=None, seed=0, steps=4000, batch_size=256, lr=1e-3, ema_decay=0.999, P_mean=-0.4,
-               P_std=1.6, warmup_steps=1000, c=0.1, prior_weighting=False, adaptive_weight=True, teacher=None,
-               edm_steps=4000, hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, progress=True):
+def _train_scm(
+    task,
+    *,
+    init=None,
+    seed=0,
+    steps=4000,
+    batch_size=256,
+    lr=1e-3,
+    ema_decay=0.999,
+    P_mean=-0.4,
+    P_std=1.6,
+    warmup_steps=1000,
+    c=0.1,
+    prior_weighting=False,
+    adaptive_weight=True,
+    teacher=None,
+    edm_steps=4000,
+    hidden=128,
+    depth=3,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    progress=True,
+):
     # sCT (Lu & Song 2024, Algorithm 1; CIFAR-10: P_mean = -1.0, P_std = 1.4 for sigma_data = 0.5, warm-up 10k of
     # 350k+ steps, c = 0.1, RAdam lr 1e-4, batch 512); teacher: sCD. Toy settings: continuous_ct_loss's log-normal,
     # 4,000 steps of 256 at lr 1e-3 (Adam), warm-up 1,000, from the EDM model; other lrs and batches did no better.
@@ -359,9 +465,27 @@ def _train_scm(task, *, init=None, seed=0, steps=4000, batch_size=256, lr=1e-3, 
         model = trigflow_from_edm(init, sigma_min=sigma_min, adaptive_weight=adaptive_weight)
     if isinstance(teacher, nn.Module):
         teacher = copy.deepcopy(teacher).requires_grad_(False)
-    loss = functools.partial(scm_loss, P_mean=P_mean, P_std=P_std, warmup_steps=warmup_steps, c=c,
-                             prior_weighting=prior_weighting, teacher=teacher, sigma_max=sigma_max)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=cosine_decay(steps), seed=seed, progress=progress,
-                   desc="sCD" if teacher is not None else "sCT")
+    loss = functools.partial(
+        scm_loss,
+        P_mean=P_mean,
+        P_std=P_std,
+        warmup_steps=warmup_steps,
+        c=c,
+        prior_weighting=prior_weighting,
+        teacher=teacher,
+        sigma_max=sigma_max,
+    )
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc="sCD" if teacher is not None else "sCT",
+    )
     return _finish(result, pretrain_seconds)

@@ -3,6 +3,7 @@
 Adding Gaussian noise to a mixture of Gaussians gives another mixture of Gaussians, so the noisy marginal
 p_sigma, its score and the ideal denoiser E[x0 | x0 + sigma * eps = x] are exact at every noise level.
 """
+
 import math
 
 import torch
@@ -191,16 +192,27 @@ def _grid(side, spacing):
 
 
 # Many modes: seven equal, narrow modes 0.75 apart (9 standard deviations); mixture std 1.5.
-register_dataset("many_modes_1D", [1 / 7] * 7, [0.75 * (k - 3) for k in range(7)], [0.08] * 7,
-                 "seven equal narrow modes, 0.75 apart")
+register_dataset(
+    "many_modes_1D", [1 / 7] * 7, [0.75 * (k - 3) for k in range(7)], [0.08] * 7, "seven equal narrow modes, 0.75 apart"
+)
 # Modes of very different widths: a wide mode next to a narrow and a very narrow one (std 0.5 / 0.1 / 0.03, ratio
 # 17); mixture std 1.23. The very narrow mode tests how well a model resolves small scales at low sigma.
-register_dataset("wide_narrow_1D", [0.4, 0.3, 0.3], [-1.2, 0.6, 1.6], [0.5, 0.1, 0.03],
-                 "modes of very different widths (std 0.5, 0.1, 0.03)")
+register_dataset(
+    "wide_narrow_1D",
+    [0.4, 0.3, 0.3],
+    [-1.2, 0.6, 1.6],
+    [0.5, 0.1, 0.03],
+    "modes of very different widths (std 0.5, 0.1, 0.03)",
+)
 # Far-apart modes with rare mass: 90% near -1, 8% at 3 and 2% at 6 (7 units = 17 std away); mixture std 1.46. A
 # sampler that loses the rare far modes pays W1 ~ 0.02 * 7 = 0.14 for the last one alone, ten times the noise floor.
-register_dataset("rare_far_1D", [0.9, 0.08, 0.02], [-1.0, 3.0, 6.0], [0.4, 0.3, 0.3],
-                 "a main mode and two far-away rare ones (8% and 2%)")
+register_dataset(
+    "rare_far_1D",
+    [0.9, 0.08, 0.02],
+    [-1.0, 3.0, 6.0],
+    [0.4, 0.3, 0.3],
+    "a main mode and two far-away rare ones (8% and 2%)",
+)
 # A ring of 8 equal Gaussians of std 0.15 on the circle of radius 2 (neighbours 1.53 = 10 std apart); per-coordinate
 # std 1.42.
 register_dataset("ring8_2D", [1 / 8] * 8, _ring(8, 2.0), [0.15] * 8, "ring of 8 Gaussians, radius 2, std 0.15")

@@ -1,6 +1,7 @@
 """Why multistep consistency sampling drifts: the original toy repository's setting rebuilt from cm_toy parts, a
 multistep sampler that takes any consistency function (learned f or the exact f*), and diagnostics of where along
 the noise levels the learned f departs from f*."""
+
 import copy
 import functools
 import math
@@ -15,15 +16,35 @@ from .samplers import consistency_sampler
 from .schedules import check_sigmas, cosine_decay, karras_sigmas, song2023_num_scales
 from .train import train
 
-__all__ = ["ORIGINAL", "GRIDS", "multistep_grid", "mode_positions", "linear_sigmas", "original_model", "train_original", "sample_multistep", "exact_f",
-           "bias_profile", "contraction_profile"]
+__all__ = [
+    "ORIGINAL",
+    "GRIDS",
+    "multistep_grid",
+    "mode_positions",
+    "linear_sigmas",
+    "original_model",
+    "train_original",
+    "sample_multistep",
+    "exact_f",
+    "bias_profile",
+    "contraction_profile",
+]
 
 # The original repository's settings (mbreuss/consistency_models_toy_task, cm_main.py and cm/cm.py at c5ecf25):
 # sigma range [0.05, 1], sigma_data 0.5, a fixed Karras grid of 100 levels for CT, target EMA 0.95, plain MSE,
 # Gaussian Fourier features of scale 30 for the noise level, 4 hidden layers of 128, sampling from noise of
 # std 1.5 sigma_max, multistep over 20 linearly spaced levels.
-ORIGINAL = dict(sigma_min=0.05, sigma_max=1.0, sigma_data=0.5, start_scale=1.5, num_scales=100, target_decay=0.95,
-                fourier_scale=30.0, depth=4, multistep_levels=20)
+ORIGINAL = dict(
+    sigma_min=0.05,
+    sigma_max=1.0,
+    sigma_data=0.5,
+    start_scale=1.5,
+    num_scales=100,
+    target_decay=0.95,
+    fourier_scale=30.0,
+    depth=4,
+    multistep_levels=20,
+)
 
 
 def linear_sigmas(num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=ORIGINAL["sigma_max"]):
@@ -38,8 +59,9 @@ def linear_sigmas(num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=ORIGINAL
 GRIDS = ("linear", "karras", "high")
 
 
-def multistep_grid(kind, num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=ORIGINAL["sigma_max"], *,
-                   high=0.8, low=0.3):
+def multistep_grid(
+    kind, num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=ORIGINAL["sigma_max"], *, high=0.8, low=0.3
+):
     """num_steps levels starting at sigma_max for the multistep sampler, of one kind:
 
     "linear": evenly spaced towards sigma_min (the original's); "karras": the rho = 7 grid of Karras et al. 2022 (Eq. 5)
@@ -59,8 +81,11 @@ def multistep_grid(kind, num_steps, sigma_min=ORIGINAL["sigma_min"], sigma_max=O
         return torch.tensor([float(sigma_max)])
     if not sigma_min <= low <= high < sigma_max:
         raise ValueError(f"need sigma_min <= low <= high < sigma_max, got {low}, {high}, {sigma_max}")
-    rest = torch.tensor([math.sqrt(high * low)]) if num_steps == 2 else \
-        torch.logspace(math.log10(high), math.log10(low), int(num_steps) - 1)
+    rest = (
+        torch.tensor([math.sqrt(high * low)])
+        if num_steps == 2
+        else torch.logspace(math.log10(high), math.log10(low), int(num_steps) - 1)
+    )
     return torch.cat([torch.tensor([float(sigma_max)]), rest.float()])
 
 
@@ -70,12 +95,21 @@ def mode_positions(samples, task):
     means = task.means[:, 0].float()
     x = torch.as_tensor(samples, dtype=torch.float32)[:, 0]
     nearest = (x[:, None] - means[None]).abs().argmin(dim=1)
-    return torch.stack([x[nearest == k].mean() if (nearest == k).any() else torch.tensor(float("nan"))
-                        for k in range(len(means))])
+    return torch.stack(
+        [x[nearest == k].mean() if (nearest == k).any() else torch.tensor(float("nan")) for k in range(len(means))]
+    )
 
 
-def original_model(*, embedding="fourier", fourier_scale=ORIGINAL["fourier_scale"], depth=ORIGINAL["depth"],
-                   hidden=128, sigma_data=ORIGINAL["sigma_data"], sigma_min=ORIGINAL["sigma_min"], seed=0):
+def original_model(
+    *,
+    embedding="fourier",
+    fourier_scale=ORIGINAL["fourier_scale"],
+    depth=ORIGINAL["depth"],
+    hidden=128,
+    sigma_data=ORIGINAL["sigma_data"],
+    sigma_min=ORIGINAL["sigma_min"],
+    seed=0,
+):
     """A fresh consistency function f = Precond(MLP) with the original's network settings (embedding choosable)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -83,11 +117,28 @@ def original_model(*, embedding="fourier", fourier_scale=ORIGINAL["fourier_scale
     return Precond(net, sigma_data=sigma_data, sigma_min=sigma_min)
 
 
-def train_original(task, *, seed=0, steps=3000, batch_size=1024, lr=1e-3, num_scales=ORIGINAL["num_scales"],
-                   curriculum=False, s0=10, target_decay=ORIGINAL["target_decay"], teacher=None, pretrain_steps=0,
-                   embedding="fourier", fourier_scale=ORIGINAL["fourier_scale"], depth=ORIGINAL["depth"],
-                   sigma_data=ORIGINAL["sigma_data"], sigma_min=ORIGINAL["sigma_min"],
-                   sigma_max=ORIGINAL["sigma_max"], rho=7.0, progress=True):
+def train_original(
+    task,
+    *,
+    seed=0,
+    steps=3000,
+    batch_size=1024,
+    lr=1e-3,
+    num_scales=ORIGINAL["num_scales"],
+    curriculum=False,
+    s0=10,
+    target_decay=ORIGINAL["target_decay"],
+    teacher=None,
+    pretrain_steps=0,
+    embedding="fourier",
+    fourier_scale=ORIGINAL["fourier_scale"],
+    depth=ORIGINAL["depth"],
+    sigma_data=ORIGINAL["sigma_data"],
+    sigma_min=ORIGINAL["sigma_min"],
+    sigma_max=ORIGINAL["sigma_max"],
+    rho=7.0,
+    progress=True,
+):
     """Consistency training (Song et al. 2023, Algorithm 3, squared L2) in the original's setting; every setting can
     be changed one at a time. Returns the EMA model with `.history`.
 
@@ -97,22 +148,54 @@ def train_original(task, *, seed=0, steps=3000, batch_size=1024, lr=1e-3, num_sc
     pretrain_steps > 0 first trains the same network as an EDM denoiser (the original's diffusion pretraining).
     """
     task = get_dataset(task)
-    model = original_model(embedding=embedding, fourier_scale=fourier_scale, depth=depth, sigma_data=sigma_data,
-                           sigma_min=sigma_min, seed=seed).requires_grad_(True)
+    model = original_model(
+        embedding=embedding,
+        fourier_scale=fourier_scale,
+        depth=depth,
+        sigma_data=sigma_data,
+        sigma_min=sigma_min,
+        seed=seed,
+    ).requires_grad_(True)
     if pretrain_steps:  # the denoiser shares the network with f, so f starts from the pretrained weights
         denoiser = Precond(model.net, sigma_data=sigma_data)
-        train(denoiser, edm_loss, task, steps=pretrain_steps, batch_size=batch_size, lr=lr,
-              lr_schedule=cosine_decay(pretrain_steps), seed=seed + 1, progress=progress, desc="EDM pretraining")
+        train(
+            denoiser,
+            edm_loss,
+            task,
+            steps=pretrain_steps,
+            batch_size=batch_size,
+            lr=lr,
+            lr_schedule=cosine_decay(pretrain_steps),
+            seed=seed + 1,
+            progress=progress,
+            desc="EDM pretraining",
+        )
     target = copy.deepcopy(model).requires_grad_(False)
-    scales = functools.partial(song2023_num_scales, total_steps=steps, s0=s0, s1=num_scales - 1) if curriculum \
+    scales = (
+        functools.partial(song2023_num_scales, total_steps=steps, s0=s0, s1=num_scales - 1)
+        if curriculum
         else num_scales
-    grid = dict(target=target, num_scales=scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
-                distance=squared_l2)
-    loss = functools.partial(ct_loss, **grid) if teacher is None else functools.partial(cd_loss, teacher=teacher,
-                                                                                         **grid)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=cosine_decay(steps), seed=seed,
-                   progress=progress, desc="CT (original setting)" if teacher is None else "CD (original setting)")
+    )
+    grid = dict(
+        target=target, num_scales=scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, distance=squared_l2
+    )
+    loss = (
+        functools.partial(ct_loss, **grid) if teacher is None else functools.partial(cd_loss, teacher=teacher, **grid)
+    )
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        target=target,
+        target_decay=lambda step: target_decay,
+        lr_schedule=cosine_decay(steps),
+        seed=seed,
+        progress=progress,
+        desc="CT (original setting)" if teacher is None else "CD (original setting)",
+    )
     result.ema.history = result
     return result.ema.requires_grad_(False)
 
@@ -142,8 +225,9 @@ def sample_multistep(f, n, sigmas, *, start_scale=1.0, seed=0, sigma_min=None, r
         raise ValueError(f"start_scale must be > 0, got {start_scale}")
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn(int(n), 1, generator=generator) * start_scale
-    return consistency_sampler(f, noise, sigmas, sigma_min=sigma_min, generator=generator,
-                               return_trajectory=return_trajectory)
+    return consistency_sampler(
+        f, noise, sigmas, sigma_min=sigma_min, generator=generator, return_trajectory=return_trajectory
+    )
 
 
 # ----- diagnostics ------------------------------------------------------------------------------------------------

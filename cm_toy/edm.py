@@ -1,4 +1,5 @@
 """The EDM diffusion recipe for the toy tasks (Karras et al. 2022): train a denoiser, sample the PF-ODE."""
+
 import functools
 
 import torch
@@ -26,9 +27,27 @@ SIGMA_MAX = 80.0
 # teachers score better on the multimodal tasks (benchmarks/results/consistency.md, rows "CD, EDM teacher trained on
 # x0"). It costs extra time per step (losses.REFERENCE_SIZE). Conditional training uses it too, each labelled point
 # explained by its own class only (losses._reference_target).
-def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0.999, hidden=128, depth=3,
-              x_features=16, x_scale=1.0, sigma_data=SIGMA_DATA, P_mean=-0.8, P_std=1.4, conditional=False,
-              label_dropout=0.1, reference_batch=True, device="cpu", progress=True):
+def train_edm(
+    task,
+    *,
+    seed=0,
+    steps=4000,
+    batch_size=1024,
+    lr=2e-3,
+    ema_decay=0.999,
+    hidden=128,
+    depth=3,
+    x_features=16,
+    x_scale=1.0,
+    sigma_data=SIGMA_DATA,
+    P_mean=-0.8,
+    P_std=1.4,
+    conditional=False,
+    label_dropout=0.1,
+    reference_batch=True,
+    device="cpu",
+    progress=True,
+):
     """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult).
 
     conditional: learn D(x, sigma, c) for the mixture component c, with the label replaced by the "no label" class
@@ -46,20 +65,51 @@ def train_edm(task, *, seed=0, steps=4000, batch_size=1024, lr=2e-3, ema_decay=0
         raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = MLP(task.dim, hidden, depth, num_classes=task.num_components if conditional else 0,
-                  x_features=x_features, x_scale=x_scale)
+        net = MLP(
+            task.dim,
+            hidden,
+            depth,
+            num_classes=task.num_components if conditional else 0,
+            x_features=x_features,
+            x_scale=x_scale,
+        )
         classes = dict(class_means=task.means, class_stds=task.stds) if conditional else {}
         model = Precond(net, sigma_data=sigma_data, **classes).to(device)
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std, reference_batch=reference_batch)
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay,
-                   lr_schedule=cosine_decay(steps), conditional=conditional, label_dropout=label_dropout, seed=seed,
-                   progress=progress, desc="EDM (conditional)" if conditional else "EDM")
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        lr_schedule=cosine_decay(steps),
+        conditional=conditional,
+        label_dropout=label_dropout,
+        seed=seed,
+        progress=progress,
+        desc="EDM (conditional)" if conditional else "EDM",
+    )
     result.ema.history = result
     return result.ema
 
 
-def sample_edm(model, n, *, num_steps=64, solver="heun", seed=0, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
-               return_trajectory=False, labels=None, guidance=0.0, class_prior=True):
+def sample_edm(
+    model,
+    n,
+    *,
+    num_steps=64,
+    solver="heun",
+    seed=0,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    rho=7.0,
+    return_trajectory=False,
+    labels=None,
+    guidance=0.0,
+    class_prior=True,
+):
     """n samples by integrating the PF-ODE over num_steps Karras levels and a final step to 0; [n, D].
 
     labels: for a conditional model (train_edm(..., conditional=True)), one class for every sample (an int) or one per

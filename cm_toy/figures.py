@@ -4,6 +4,7 @@ Headless, CPU, fixed seeds: the same command writes the same PNGs. Each figure i
 (starting noise against the exact p_sigma_max, trajectories, samples against the exact density) with the sampler and
 its Wasserstein-1 distance (and the noise floor) in the title.
 """
+
 import argparse
 import os
 import time
@@ -16,8 +17,8 @@ import torch  # noqa: E402
 
 from .consistency import sample_consistency, sampling_sigmas, train_cd, train_ct  # noqa: E402
 from .continuous import train_continuous_ct  # noqa: E402
-from .drift import ORIGINAL, linear_sigmas, sample_multistep, train_original  # noqa: E402
 from .data import get_dataset  # noqa: E402
+from .drift import ORIGINAL, linear_sigmas, sample_multistep, train_original  # noqa: E402
 from .edm import SIGMA_MAX, SIGMA_MIN, sample_edm, train_edm  # noqa: E402
 from .metrics import evaluate, noise_floor  # noqa: E402
 from .plots import plot_density, plot_sampling  # noqa: E402
@@ -54,8 +55,16 @@ def edm_figure(task, model, solver, num_steps, path):
     sigmas = torch.cat([karras_sigmas(num_steps, SIGMA_MIN, SIGMA_MAX), torch.zeros(1)])
     x, pdf, prior_x, prior_pdf = _grids(task, samples, SIGMA_MAX)
     nfe = num_steps if solver == "euler" else 2 * num_steps - 1
-    fig = plot_sampling(x, pdf, samples, ode_levels(sigmas), traj, prior_x=prior_x, prior_density=prior_pdf,
-                        title=_title(f"EDM, {solver.capitalize()} {nfe} NFE", samples, task))
+    fig = plot_sampling(
+        x,
+        pdf,
+        samples,
+        ode_levels(sigmas),
+        traj,
+        prior_x=prior_x,
+        prior_density=prior_pdf,
+        title=_title(f"EDM, {solver.capitalize()} {nfe} NFE", samples, task),
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -65,8 +74,16 @@ def consistency_figure(task, model, num_steps, path, label):
     sigmas = sampling_sigmas(num_steps)
     x, pdf, prior_x, prior_pdf = _grids(task, samples, SIGMA_MAX)
     steps = "one step" if num_steps == 1 else f"{num_steps} steps"
-    fig = plot_sampling(x, pdf, samples, consistency_levels(sigmas), traj, prior_x=prior_x, prior_density=prior_pdf,
-                        title=_title(f"{label}, {steps}", samples, task))
+    fig = plot_sampling(
+        x,
+        pdf,
+        samples,
+        consistency_levels(sigmas),
+        traj,
+        prior_x=prior_x,
+        prior_density=prior_pdf,
+        title=_title(f"{label}, {steps}", samples, task),
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -79,11 +96,14 @@ def drift_figure(task, ours, path, num_steps=8):
     x_after = sample_consistency(ours, N, num_steps=num_steps)
     x = torch.linspace(-4, 4, 800)[:, None]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-    for ax, samples, label in ((axes[0], x_before, "before: the original's setting, 20 linear levels"),
-                               (axes[1], x_after, f"after: our CD defaults, {num_steps} steps")):
+    for ax, samples, label in (
+        (axes[0], x_before, "before: the original's setting, 20 linear levels"),
+        (axes[1], x_after, f"after: our CD defaults, {num_steps} steps"),
+    ):
         m = evaluate(samples, task)
-        plot_density(x, task.pdf(x), samples, ax=ax,
-                     title=f"{label}\nW1 = {m['w1']:.3f}, std ratio = {m['std_ratio']:.2f}")
+        plot_density(
+            x, task.pdf(x), samples, ax=ax, title=f"{label}\nW1 = {m['w1']:.3f}, std ratio = {m['std_ratio']:.2f}"
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -93,9 +113,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="images", help="folder for the PNGs (default: images)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: these tiny models ran no faster on 2, and far slower on 2 "
-                             "busy cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: these tiny models ran no faster on 2, and far slower on 2 busy cores)",
+    )
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -115,8 +138,9 @@ def main(argv=None):
             ct = train_ct(task, seed=0, progress=progress)  # the default recipe, pool; no teacher
             consistency_figure(task, ct, 1, os.path.join(args.out, f"{name}_ct_onestep.png"), "CT (pool)")
             cont = train_continuous_ct(task, init=edm, seed=0, progress=progress)
-            consistency_figure(task, cont, 1, os.path.join(args.out, f"{name}_continuous_onestep.png"),
-                               "continuous-time CT")
+            consistency_figure(
+                task, cont, 1, os.path.join(args.out, f"{name}_continuous_onestep.png"), "continuous-time CT"
+            )
             drift_figure(task, cd, os.path.join(args.out, "drift_before_after.png"))
         print(f"{name}: figures written ({time.perf_counter() - start:.0f} s so far)", flush=True)
     print(f"all figures in {args.out}/ ({time.perf_counter() - start:.0f} s)")

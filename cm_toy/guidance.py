@@ -11,6 +11,7 @@ are the same. w = 0 is plain conditional sampling; w > 0 follows grad log p(x | 
 samples away from the other classes. For a Gaussian mixture every piece is exact: the conditional of class k is the
 k-th component, so `exact_guided_denoiser` gives the guided denoiser with no model error.
 """
+
 import copy
 import functools
 
@@ -27,8 +28,15 @@ from .samplers import consistency_sampler
 from .schedules import check_sigmas, cosine_decay
 from .train import train
 
-__all__ = ["Guided", "exact_guided_denoiser", "sample_labels", "class_prior_sample", "train_cd_conditional",
-           "sample_consistency_conditional", "class_metrics"]
+__all__ = [
+    "Guided",
+    "exact_guided_denoiser",
+    "sample_labels",
+    "class_prior_sample",
+    "train_cd_conditional",
+    "sample_consistency_conditional",
+    "class_metrics",
+]
 
 
 def _labels(labels, n, num_classes, device):
@@ -37,11 +45,14 @@ def _labels(labels, n, num_classes, device):
         labels = torch.full((n,), labels, dtype=torch.long, device=device)
     labels = torch.as_tensor(labels, device=device)
     if labels.dim() != 1 or (n is not None and len(labels) != n):
-        raise ValueError(f"labels must be an int or a 1D tensor with one label per sample ({n}), "
-                         f"got shape {list(labels.shape)}")
+        raise ValueError(
+            f"labels must be an int or a 1D tensor with one label per sample ({n}), got shape {list(labels.shape)}"
+        )
     if labels.dtype not in (torch.int32, torch.int64) or labels.min() < 0 or labels.max() > num_classes:
-        raise ValueError(f"labels must be integers in 0..{num_classes - 1} (or {num_classes}, 'no label'), "
-                         f"got values {labels.min().item()}..{labels.max().item()}")
+        raise ValueError(
+            f"labels must be integers in 0..{num_classes - 1} (or {num_classes}, 'no label'), "
+            f"got values {labels.min().item()}..{labels.max().item()}"
+        )
     return labels.long()
 
 
@@ -67,8 +78,10 @@ class Guided(nn.Module):
         if labels is None:
             labels = num_classes  # unconditional: the "no label" class
         if guidance != 0 and getattr(model, "is_consistency", False):
-            raise ValueError("guidance on a consistency model is not defined here; distill it into the model with "
-                             "train_cd_conditional(..., guidance=w) and sample with guidance=0")
+            raise ValueError(
+                "guidance on a consistency model is not defined here; distill it into the model with "
+                "train_cd_conditional(..., guidance=w) and sample with guidance=0"
+            )
         self.model, self.guidance = model, float(guidance)
         self.labels = _labels(labels, n, num_classes, device)
         self.null = torch.full_like(self.labels, num_classes)
@@ -110,8 +123,9 @@ def exact_guided_denoiser(task, labels, guidance=0.0):
 def sample_labels(task, n, *, seed=0):
     """n labels drawn with the mixture's weights (so conditional samples of all classes together follow the task)."""
     task = get_dataset(task)
-    return torch.multinomial(task.weights.float(), int(n), replacement=True,
-                             generator=torch.Generator().manual_seed(seed))
+    return torch.multinomial(
+        task.weights.float(), int(n), replacement=True, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 # ----- where conditional sampling starts --------------------------------------------------------------------------
@@ -122,9 +136,11 @@ def _class_gaussians(classes):
     if isinstance(classes, nn.Module):
         model = getattr(classes, "model", classes)  # a Guided wrapper reads through to its model
         if getattr(model, "class_means", None) is None:
-            raise ValueError("this model does not store its classes' means and stds (train_edm(task, conditional=True) "
-                             "and train_cd_conditional store them); pass class_prior=False to start every class from "
-                             "N(0, sigma_max^2), or build the start with class_prior_sample(task, ...)")
+            raise ValueError(
+                "this model does not store its classes' means and stds (train_edm(task, conditional=True) "
+                "and train_cd_conditional store them); pass class_prior=False to start every class from "
+                "N(0, sigma_max^2), or build the start with class_prior_sample(task, ...)"
+            )
         return model.class_means, model.class_stds
     task = get_dataset(classes)
     return task.means, task.stds
@@ -149,8 +165,9 @@ def class_prior_sample(classes, labels, noise, sigma_max=SIGMA_MAX):
     if not float(sigma_max) > 0:
         raise ValueError(f"sigma_max must be > 0, got {sigma_max}")
     k = labels.clamp_max(K - 1)  # "no label" rows are replaced below
-    x_T = _noisy_gaussian(noise, sigma_max, means.to(noise.device, noise.dtype)[k],
-                          stds.to(noise.device, noise.dtype)[k, None])
+    x_T = _noisy_gaussian(
+        noise, sigma_max, means.to(noise.device, noise.dtype)[k], stds.to(noise.device, noise.dtype)[k, None]
+    )
     return torch.where((labels < K)[:, None], x_T, float(sigma_max) * noise)
 
 
@@ -159,10 +176,30 @@ def class_prior_sample(classes, labels, noise, sigma_max=SIGMA_MAX):
 
 # Pseudo-Huber c = 0.03, as train_cd. The levels are drawn uniformly (P_mean=None, Song et al. 2023, Algorithm 2):
 # train_cd's log-normal levels did not help here (ring8_2D: better on fewer than half of the classes).
-def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed=0, steps=8000, batch_size=256,
-                         lr=8e-3, ema_decay=0.999, num_scales=40, target_decay=0.95, c=0.03, P_mean=None, P_std=2.0,
-                         init="teacher", hidden=128, depth=3, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=7.0,
-                         progress=True):
+def train_cd_conditional(
+    task,
+    teacher,
+    *,
+    guidance=0.0,
+    label_dropout=0.1,
+    seed=0,
+    steps=8000,
+    batch_size=256,
+    lr=8e-3,
+    ema_decay=0.999,
+    num_scales=40,
+    target_decay=0.95,
+    c=0.03,
+    P_mean=None,
+    P_std=2.0,
+    init="teacher",
+    hidden=128,
+    depth=3,
+    sigma_min=SIGMA_MIN,
+    sigma_max=SIGMA_MAX,
+    rho=7.0,
+    progress=True,
+):
     """Class-conditional consistency distillation (Song et al. 2023, Algorithm 2) of a guided teacher.
 
     The teacher's ODE step uses the guided denoiser D_w(x, sigma, c) (Ho & Salimans 2022, Eq. 6) with the batch's
@@ -178,8 +215,10 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
         if teacher != "exact":
             raise ValueError(f"unknown teacher {teacher!r}; valid choices: a conditional EDM model or 'exact'")
     elif not (isinstance(teacher, Precond) and not teacher.is_consistency and teacher.net.num_classes == K):
-        raise ValueError(f"teacher must be a conditional EDM denoiser with num_classes = {K} "
-                         "(train_edm(task, conditional=True)) or 'exact'")
+        raise ValueError(
+            f"teacher must be a conditional EDM denoiser with num_classes = {K} "
+            "(train_edm(task, conditional=True)) or 'exact'"
+        )
     else:
         teacher = copy.deepcopy(teacher).requires_grad_(False)
     if init == "teacher":
@@ -193,8 +232,9 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
         sigma_data = SIGMA_DATA
     else:
         net, sigma_data = copy.deepcopy(init.net), init.sigma_data
-    model = Precond(net, sigma_data=sigma_data, sigma_min=sigma_min, class_means=task.means,
-                    class_stds=task.stds).requires_grad_(True)
+    model = Precond(
+        net, sigma_data=sigma_data, sigma_min=sigma_min, class_means=task.means, class_stds=task.stds
+    ).requires_grad_(True)
     target = copy.deepcopy(model).requires_grad_(False)
     distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
 
@@ -203,13 +243,40 @@ def train_cd_conditional(task, teacher, *, guidance=0.0, label_dropout=0.1, seed
             guided = exact_guided_denoiser(task, labels, guidance)
         else:
             guided = Guided(teacher, labels, guidance, n=len(x0))
-        return cd_loss(student, x0, step=step, generator=generator, labels=labels, teacher=guided, target=target,
-                       num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, distance=distance,
-                       P_mean=P_mean, P_std=P_std)
+        return cd_loss(
+            student,
+            x0,
+            step=step,
+            generator=generator,
+            labels=labels,
+            teacher=guided,
+            target=target,
+            num_scales=num_scales,
+            sigma_min=sigma_min,
+            sigma_max=sigma_max,
+            rho=rho,
+            distance=distance,
+            P_mean=P_mean,
+            P_std=P_std,
+        )
 
-    result = train(model, loss, task, steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, target=target,
-                   target_decay=lambda step: target_decay, lr_schedule=cosine_decay(steps), conditional=True,
-                   label_dropout=label_dropout, seed=seed, progress=progress, desc="CD (conditional)")
+    result = train(
+        model,
+        loss,
+        task,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        target=target,
+        target_decay=lambda step: target_decay,
+        lr_schedule=cosine_decay(steps),
+        conditional=True,
+        label_dropout=label_dropout,
+        seed=seed,
+        progress=progress,
+        desc="CD (conditional)",
+    )
     return _finish(result)
 
 

@@ -1,12 +1,22 @@
 """Training objectives. Each is a small function of the networks it needs and a batch of clean data x0, called by the
 training loop as loss(model, x0, step=..., generator=..., labels=...) and returning one loss per sample, [B]."""
+
 import torch
 
 from .samplers import heun_step
 from .schedules import consistency_sigmas, ect_r, lognormal_interval_probs, sample_lognormal_sigmas
 
-__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "batch_denoiser", "binned_reference", "cd_loss", "ct_loss",
-           "ict_loss", "ect_loss"]
+__all__ = [
+    "edm_loss",
+    "squared_l2",
+    "pseudo_huber",
+    "batch_denoiser",
+    "binned_reference",
+    "cd_loss",
+    "ct_loss",
+    "ict_loss",
+    "ect_loss",
+]
 
 
 def _call(model, x, sigma, labels):
@@ -88,8 +98,10 @@ def _reference_target(x, sigma, x0, labels, null_label=None):
     # Conditional training: a labelled point is explained only by reference points of its own class, E[x0 | x, c];
     # a point whose label was dropped (null_label) by all of them, E[x0 | x].
     if labels is not None and null_label is None:
-        raise ValueError("reference_batch=True with labels needs the model's 'no label' class; it is supported by "
-                         "edm_loss (conditional EDM), not by the consistency losses")
+        raise ValueError(
+            "reference_batch=True with labels needs the model's 'no label' class; it is supported by "
+            "edm_loss (conditional EDM), not by the consistency losses"
+        )
     groups = len(x0) // REFERENCE_SIZE if len(x0) % REFERENCE_SIZE == 0 else 1
     shape = (groups, len(x0) // groups, -1)
     allowed = None
@@ -155,8 +167,24 @@ def _teacher_solve(teacher, x, sigmas, upper, span):
 # Consistency distillation (Song et al. 2023, Algorithm 2 and Eq. 7): n ~ U{1, ..., N-1}, x_{n+1} = x0 + t_{n+1} z,
 # x_hat_n = one Heun step of the teacher's PF-ODE from t_{n+1} to t_n,
 # loss d(f(x_{n+1}, t_{n+1}), f_target(x_hat_n, t_n)).
-def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, target, num_scales=18,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, P_mean=None, P_std=2.0, span=1):
+def cd_loss(
+    model,
+    x0,
+    *,
+    step=None,
+    generator=None,
+    labels=None,
+    teacher,
+    target,
+    num_scales=18,
+    sigma_min=0.002,
+    sigma_max=80.0,
+    rho=7.0,
+    distance=squared_l2,
+    P_mean=None,
+    P_std=2.0,
+    span=1,
+):
     """teacher: a denoiser D(x, sigma [B, 1]); target: the target network (EMA of model, or model itself for mu = 0).
 
     P_mean, P_std: None draws n uniformly (the paper); numbers draw the interval from iCT's discretised log-normal.
@@ -173,9 +201,25 @@ def cd_loss(model, x0, *, step=None, generator=None, labels=None, teacher, targe
 
 
 # Consistency training (Song et al. 2023, Algorithm 3 and Eq. 10): as cd_loss with x_hat_n = x0 + t_n z.
-def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_scales,
-            sigma_min=0.002, sigma_max=80.0, rho=7.0, distance=squared_l2, reference_batch=False, reference=None,
-            P_mean=None, P_std=2.0, span=1):
+def ct_loss(
+    model,
+    x0,
+    *,
+    step=None,
+    generator=None,
+    labels=None,
+    target,
+    num_scales,
+    sigma_min=0.002,
+    sigma_max=80.0,
+    rho=7.0,
+    distance=squared_l2,
+    reference_batch=False,
+    reference=None,
+    P_mean=None,
+    P_std=2.0,
+    span=1,
+):
     """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network.
 
     reference_batch: True replaces x0 + t_n z by Heun steps (the sampler's and cd_loss's step) of the PF-ODE whose
@@ -190,8 +234,10 @@ def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_sc
     with torch.no_grad():
         if reference is not None:
             if labels is not None:
-                raise ValueError("reference (a pooled, binned sample) has no class labels; give labels=None "
-                                 "(class-conditional training uses train_cd_conditional)")
+                raise ValueError(
+                    "reference (a pooled, binned sample) has no class labels; give labels=None "
+                    "(class-conditional training uses train_cd_conditional)"
+                )
             points, counts = reference
             teacher = lambda x, sigma: batch_denoiser(x, sigma, points, counts=counts)  # noqa: E731
             x_hat, t_n = _teacher_solve(teacher, x_next, sigmas, upper, span)
@@ -209,8 +255,21 @@ def ct_loss(model, x0, *, step=None, generator=None, labels=None, target, num_sc
 # Improved consistency training (Song & Dhariwal 2023, arXiv 2310.14189, Sec. 3): the target is the student itself
 # under stop-gradient (no target EMA), levels are drawn from a discretised log-normal, the pseudo-Huber metric is
 # weighted by lambda(t_n) = 1 / (t_{n+1} - t_n).
-def ict_loss(model, x0, *, step=None, generator=None, labels=None, num_scales, P_mean=-1.1, P_std=2.0, c=0.03,
-             sigma_min=0.002, sigma_max=80.0, rho=7.0):
+def ict_loss(
+    model,
+    x0,
+    *,
+    step=None,
+    generator=None,
+    labels=None,
+    num_scales,
+    P_mean=-1.1,
+    P_std=2.0,
+    c=0.03,
+    sigma_min=0.002,
+    sigma_max=80.0,
+    rho=7.0,
+):
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
     t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
@@ -222,8 +281,24 @@ def ict_loss(model, x0, *, step=None, generator=None, labels=None, num_scales, P
 # Easy consistency tuning (Geng et al. 2024, arXiv 2406.14548, Sec. 3): t ~ log-normal, r = r(t, stage) < t from the
 # shrinking mapping (schedules.ect_r), stop-gradient target f(x0 + r z, r) (x0 itself once r reaches sigma_min),
 # loss d(f(x0 + t z, t), target) / (t - r).
-def ect_loss(model, x0, *, step=None, generator=None, labels=None, stage, P_mean=-1.1, P_std=2.0, c=0.0,
-             q=2.0, k=8.0, b=1.0, sigma_min=0.002, sigma_max=80.0, reference_batch=False):
+def ect_loss(
+    model,
+    x0,
+    *,
+    step=None,
+    generator=None,
+    labels=None,
+    stage,
+    P_mean=-1.1,
+    P_std=2.0,
+    c=0.0,
+    q=2.0,
+    k=8.0,
+    b=1.0,
+    sigma_min=0.002,
+    sigma_max=80.0,
+    reference_batch=False,
+):
     """stage: the stage s, or a function of the step; c = 0 is the paper's plain L2 norm, c > 0 pseudo-Huber.
 
     reference_batch: False, the one-sample target x0 + r z; True, an Euler step from t to r with batch_denoiser over

@@ -4,6 +4,7 @@ In 1D every number is computed against the analytic mixture: the Wasserstein-1 d
 |F_n - F| with the mixture's exact CDF F. In D > 1 dimensions w1 and ks are averaged over fixed one-dimensional
 projections (sliced), each again exact, because a projected Gaussian mixture is a 1D Gaussian mixture.
 """
+
 import functools
 import math
 

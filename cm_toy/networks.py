@@ -1,4 +1,5 @@
 """The raw network F and the preconditioning that turns it into a denoiser D or a consistency function f."""
+
 import math
 import os
 
@@ -80,8 +81,18 @@ class MLP(nn.Module):
     train_edm it is 1.47x with them) and on per-class conditional CD. (Measured with the x0 regression target.)
     """
 
-    def __init__(self, dim=1, hidden=128, depth=3, num_classes=0, *, embedding="smooth", fourier_scale=30.0,
-                 x_features=16, x_scale=1.0):
+    def __init__(
+        self,
+        dim=1,
+        hidden=128,
+        depth=3,
+        num_classes=0,
+        *,
+        embedding="smooth",
+        fourier_scale=30.0,
+        x_features=16,
+        x_scale=1.0,
+    ):
         super().__init__()
         if embedding not in EMBEDDINGS:
             raise ValueError(f"unknown embedding {embedding!r}; valid choices: {', '.join(EMBEDDINGS)}")
@@ -101,8 +112,14 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def config(self):
-        config = dict(dim=self.dim, hidden=self.hidden, depth=self.depth, num_classes=self.num_classes,
-                      x_features=self.x_features, x_scale=self.x_scale)
+        config = dict(
+            dim=self.dim,
+            hidden=self.hidden,
+            depth=self.depth,
+            num_classes=self.num_classes,
+            x_features=self.x_features,
+            x_scale=self.x_scale,
+        )
         if self.embedding != "smooth":  # the default's config (and saved files) stay as they were
             config.update(embedding=self.embedding, fourier_scale=self.fourier_scale)
         return config
@@ -150,11 +167,17 @@ class Precond(nn.Module):
             means = torch.as_tensor(class_means, dtype=torch.float32)
             means = means[:, None] if means.dim() == 1 else means
             stds = torch.as_tensor(class_stds, dtype=torch.float32).reshape(-1)
-            if (not num_classes or list(means.shape) != [num_classes, net.dim] or len(stds) != num_classes
-                    or not (stds > 0).all()):
-                raise ValueError(f"class_means must be [num_classes, dim] and class_stds [num_classes] (> 0) for a "
-                                 f"class-conditional net; got {list(means.shape)} and {stds.tolist()} for "
-                                 f"num_classes={num_classes}, dim={net.dim}")
+            if (
+                not num_classes
+                or list(means.shape) != [num_classes, net.dim]
+                or len(stds) != num_classes
+                or not (stds > 0).all()
+            ):
+                raise ValueError(
+                    f"class_means must be [num_classes, dim] and class_stds [num_classes] (> 0) for a "
+                    f"class-conditional net; got {list(means.shape)} and {stds.tolist()} for "
+                    f"num_classes={num_classes}, dim={net.dim}"
+                )
             self.register_buffer("class_means", means)
             self.register_buffer("class_stds", stds)
 
@@ -171,14 +194,16 @@ class Precond(nn.Module):
             raise ValueError(f"x must have shape [batch, dim] or [batch, ...], got {list(x.shape)}")
         batch, dim = x.shape[0], math.prod(x.shape[1:])
         if dim != getattr(self.net, "dim", dim):
-            raise ValueError(f"x holds {dim} values per row (shape {list(x.shape)}) but the network takes "
-                             f"dim={self.net.dim}")
+            raise ValueError(
+                f"x holds {dim} values per row (shape {list(x.shape)}) but the network takes dim={self.net.dim}"
+            )
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
         sigma = sigma.expand(batch) if sigma.numel() == 1 else sigma
         if sigma.shape[0] != batch:
             raise ValueError(f"sigma must be a scalar or have one value per row of x ({batch}), got {sigma.shape[0]}")
-        c_skip, c_out, c_in, c_noise = scalings(sigma.reshape(batch, *[1] * (x.dim() - 1)), self.sigma_data,
-                                                self.sigma_min)
+        c_skip, c_out, c_in, c_noise = scalings(
+            sigma.reshape(batch, *[1] * (x.dim() - 1)), self.sigma_data, self.sigma_min
+        )
         dtype = next(self.net.parameters(), x).dtype
         args = ((c_in * x).reshape(batch, dim).to(dtype), c_noise.reshape(batch).to(dtype))
         F = self.net(*args, labels) if labels is not None else self.net(*args)
@@ -188,8 +213,9 @@ class Precond(nn.Module):
 def save_model(model, path):
     """Save a Precond(MLP) to `path` atomically: write a temporary file, then rename it over the target."""
     path = os.fspath(path)
-    state = dict(net=model.net.config(), sigma_data=model.sigma_data, sigma_min=model.sigma_min,
-                 state_dict=model.state_dict())
+    state = dict(
+        net=model.net.config(), sigma_data=model.sigma_data, sigma_min=model.sigma_min, state_dict=model.state_dict()
+    )
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         torch.save(state, tmp)
@@ -204,7 +230,12 @@ def load_model(path, map_location="cpu"):
     state = torch.load(path, map_location=map_location, weights_only=True)
     config = dict(x_features=0) | state["net"]  # files saved before input features existed had none
     weights = state["state_dict"]
-    model = Precond(MLP(**config), sigma_data=state["sigma_data"], sigma_min=state["sigma_min"],
-                    class_means=weights.get("class_means"), class_stds=weights.get("class_stds"))
+    model = Precond(
+        MLP(**config),
+        sigma_data=state["sigma_data"],
+        sigma_min=state["sigma_min"],
+        class_means=weights.get("class_means"),
+        class_stds=weights.get("class_stds"),
+    )
     model.load_state_dict(state["state_dict"])
     return model.requires_grad_(False)

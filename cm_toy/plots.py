@@ -1,11 +1,20 @@
 """Matplotlib figures. Every function takes arrays (computed by the caller), an optional `ax`, and returns the axes or
 figure; none samples, trains or evaluates anything."""
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_density", "plot_trajectories", "plot_sampling", "plot_losses", "plot_curves", "plot_scatter",
-           "plot_floor_ratio",
-           "plot_trajectories_2d", "plot_classes"]
+__all__ = [
+    "plot_density",
+    "plot_trajectories",
+    "plot_sampling",
+    "plot_losses",
+    "plot_curves",
+    "plot_scatter",
+    "plot_floor_ratio",
+    "plot_trajectories_2d",
+    "plot_classes",
+]
 
 
 def _np(a):
@@ -20,14 +29,31 @@ def _axes(ax, figsize=(5, 3.5)):
     return plt.subplots(figsize=figsize)[1] if ax is None else ax
 
 
-def plot_density(x, density, samples=None, *, ax=None, bins=120, label="target density", sample_label="samples",
-                 title=None, xlabel="x"):
+def plot_density(
+    x,
+    density,
+    samples=None,
+    *,
+    ax=None,
+    bins=120,
+    label="target density",
+    sample_label="samples",
+    title=None,
+    xlabel="x",
+):
     """A density curve, with a histogram of samples (normalised to a density) behind it."""
     ax = _axes(ax)
     x, density = _np(x).reshape(-1), _np(density).reshape(-1)
     if samples is not None:
-        ax.hist(_np(samples).reshape(-1), bins=bins, range=(x.min(), x.max()), density=True, alpha=0.45,
-                color="tab:blue", label=sample_label)
+        ax.hist(
+            _np(samples).reshape(-1),
+            bins=bins,
+            range=(x.min(), x.max()),
+            density=True,
+            alpha=0.45,
+            color="tab:blue",
+            label=sample_label,
+        )
     ax.plot(x, density, color="black", lw=1.5, label=label)
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend(loc="upper right", fontsize=8)
@@ -48,8 +74,7 @@ def plot_trajectories(levels, trajectory, *, ax=None, max_lines=100, title=None,
     return ax
 
 
-def plot_sampling(x, density, samples, levels, trajectory, *, prior_x=None, prior_density=None, title=None,
-                  axes=None):
+def plot_sampling(x, density, samples, levels, trajectory, *, prior_x=None, prior_density=None, title=None, axes=None):
     """The three-panel sampling figure: the starting noise and the prior, the trajectories, the samples against the
     target density. Returns the figure."""
     if axes is None:
@@ -59,12 +84,18 @@ def plot_sampling(x, density, samples, levels, trajectory, *, prior_x=None, prio
     start = _np(trajectory)[0]
     if prior_x is None:
         prior_x, prior_density = np.linspace(start.min(), start.max(), 400), None
-    plot_density(prior_x, prior_density if prior_density is not None else np.zeros(len(prior_x)), start, ax=axes[0],
-                 label="p_σmax (exact)" if prior_density is not None else "", sample_label="starting noise",
-                 title="prior at σ_max", xlabel="x at σ_max")
+    plot_density(
+        prior_x,
+        prior_density if prior_density is not None else np.zeros(len(prior_x)),
+        start,
+        ax=axes[0],
+        label="p_σmax (exact)" if prior_density is not None else "",
+        sample_label="starting noise",
+        title="prior at σ_max",
+        xlabel="x at σ_max",
+    )
     x_np = _np(x)
-    plot_trajectories(levels, trajectory, ax=axes[1], title="trajectories",
-                      ylim=(x_np.min(), x_np.max()))
+    plot_trajectories(levels, trajectory, ax=axes[1], title="trajectories", ylim=(x_np.min(), x_np.max()))
     plot_density(x, density, samples, ax=axes[2], title="samples vs target")
     if title:
         fig.suptitle(title)
@@ -78,8 +109,12 @@ def plot_losses(losses, *, ax=None, smooth=50, label="loss", log=True, title=Non
     losses = _np(losses)
     line = ax.plot(losses, alpha=0.25, lw=0.5)[0]
     if smooth > 1 and len(losses) > smooth:
-        ax.plot(np.arange(smooth - 1, len(losses)), np.convolve(losses, np.ones(smooth) / smooth, "valid"),
-                color=line.get_color(), label=label)
+        ax.plot(
+            np.arange(smooth - 1, len(losses)),
+            np.convolve(losses, np.ones(smooth) / smooth, "valid"),
+            color=line.get_color(),
+            label=label,
+        )
     ax.set(xlabel="training step", ylabel="loss", title=title)
     if log:
         ax.set_yscale("log")
@@ -118,8 +153,17 @@ def plot_scatter(samples, *, ax=None, reference=None, title=None, s=2, alpha=0.3
     return ax
 
 
-def plot_floor_ratio(x, ratios, *, ax=None, target=None, xlabel="network evaluations per sample (NFE)",
-                     ylabel="W1 / noise floor", title=None, styles=None):
+def plot_floor_ratio(
+    x,
+    ratios,
+    *,
+    ax=None,
+    target=None,
+    xlabel="network evaluations per sample (NFE)",
+    ylabel="W1 / noise floor",
+    title=None,
+    styles=None,
+):
     """Quality as a multiple of the noise floor against a cost (log-log): `ratios` maps a label to its values; a line
     at 1 marks the floor (what exact samples of the same size score) and, if given, a dashed line marks `target`."""
     ax = plot_curves(x, ratios, ax=ax, xlabel=xlabel, ylabel=ylabel, title=title, styles=styles, logx=True, logy=True)
@@ -159,8 +203,15 @@ def plot_classes(x, densities, samples, *, ax=None, bins=150, title=None, xlabel
         if len(s):
             counts, edges = np.histogram(s, bins=bins, range=(x.min(), x.max()))
             width = edges[1] - edges[0]
-            ax.bar(edges[:-1], counts / (total * width), width=width, align="edge", alpha=0.45, color=color,
-                   label=f"class {k} samples")
+            ax.bar(
+                edges[:-1],
+                counts / (total * width),
+                width=width,
+                align="edge",
+                alpha=0.45,
+                color=color,
+                label=f"class {k} samples",
+            )
         ax.plot(x, _np(density).reshape(-1), color=color, lw=1.2)
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend(fontsize=8, loc="upper right")

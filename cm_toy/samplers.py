@@ -1,4 +1,5 @@
 """Samplers: pure functions of a model, a starting point and an explicit, decreasing tensor of noise levels."""
+
 import torch
 
 from .schedules import check_sigmas

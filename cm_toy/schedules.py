@@ -1,10 +1,22 @@
 """Noise levels and everything that changes with the training step: pure functions, no state."""
+
 import math
 
 import torch
 
-__all__ = ["karras_sigmas", "sample_lognormal_sigmas", "cosine_decay", "ema_decay_at", "check_sigmas", "consistency_sigmas",
-           "song2023_num_scales", "song2023_target_decay", "ict_num_scales", "lognormal_interval_probs", "ect_r"]
+__all__ = [
+    "karras_sigmas",
+    "sample_lognormal_sigmas",
+    "cosine_decay",
+    "ema_decay_at",
+    "check_sigmas",
+    "consistency_sigmas",
+    "song2023_num_scales",
+    "song2023_target_decay",
+    "ict_num_scales",
+    "lognormal_interval_probs",
+    "ect_r",
+]
 
 
 def _check_range(sigma_min, sigma_max):

@@ -1,4 +1,5 @@
 """The one training loop every method shares, and the EMA."""
+
 import copy
 import time
 from dataclasses import dataclass, field
@@ -26,8 +27,24 @@ class TrainResult:
     seconds: float = 0.0  # wall-clock training time
 
 
-def train(model, loss_fn, task, *, steps, batch_size=1024, lr=1e-3, ema_decay=0.999, target=None, target_decay=None,
-          lr_schedule=None, conditional=False, label_dropout=0.1, seed=0, progress=True, desc="training"):
+def train(
+    model,
+    loss_fn,
+    task,
+    *,
+    steps,
+    batch_size=1024,
+    lr=1e-3,
+    ema_decay=0.999,
+    target=None,
+    target_decay=None,
+    lr_schedule=None,
+    conditional=False,
+    label_dropout=0.1,
+    seed=0,
+    progress=True,
+    desc="training",
+):
     """Minimise loss_fn over fresh batches of the task with Adam; returns a TrainResult.
 
     target / target_decay: a module the loss reads (for example a consistency target network) and its EMA decay as a

@@ -1,4 +1,5 @@
 """Interactive explorers for the notebooks: sliders over the plotting functions (ipywidgets is imported lazily)."""
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -6,9 +7,20 @@ import torch
 from .data import get_dataset
 from .plots import plot_classes, plot_curves, plot_density, plot_scatter
 
-__all__ = ["denoiser_figure", "explore_denoiser", "consistency_figure", "explore_consistency", "multistep_figure",
-           "explore_multistep", "drift_figure", "explore_drift",
-           "noisy_2d_figure", "explore_noisy_2d", "guidance_figure", "explore_guidance"]
+__all__ = [
+    "denoiser_figure",
+    "explore_denoiser",
+    "consistency_figure",
+    "explore_consistency",
+    "multistep_figure",
+    "explore_multistep",
+    "drift_figure",
+    "explore_drift",
+    "noisy_2d_figure",
+    "explore_noisy_2d",
+    "guidance_figure",
+    "explore_guidance",
+]
 
 
 def denoiser_figure(task, sigma, model=None, *, lim=4.0, num=400):
@@ -16,8 +28,13 @@ def denoiser_figure(task, sigma, model=None, *, lim=4.0, num=400):
     task = get_dataset(task)
     x = torch.linspace(-lim, lim, num)[:, None]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.5))
-    plot_curves(x, {"p_data": task.pdf(x), f"p_σ, σ={sigma:.3g}": task.pdf(x, sigma)}, ax=a, ylabel="density",
-                title="noisy marginal")
+    plot_curves(
+        x,
+        {"p_data": task.pdf(x), f"p_σ, σ={sigma:.3g}": task.pdf(x, sigma)},
+        ax=a,
+        ylabel="density",
+        title="noisy marginal",
+    )
     curves = {"identity": x, "exact D(x, σ)": task.denoise(x, sigma)}
     if model is not None:
         with torch.no_grad():
@@ -34,8 +51,15 @@ def explore_denoiser(task, model=None, *, sigma_min=0.002, sigma_max=80.0):
     """A log-scale slider over sigma redrawing denoiser_figure."""
     import ipywidgets as widgets
 
-    slider = widgets.FloatLogSlider(value=0.5, base=10, min=np.log10(sigma_min), max=np.log10(sigma_max), step=0.05,
-                                    description="σ", continuous_update=False)
+    slider = widgets.FloatLogSlider(
+        value=0.5,
+        base=10,
+        min=np.log10(sigma_min),
+        max=np.log10(sigma_max),
+        step=0.05,
+        description="σ",
+        continuous_update=False,
+    )
     return widgets.interact(lambda sigma: plt.show(denoiser_figure(task, sigma, model)), sigma=slider)
 
 
@@ -57,8 +81,14 @@ def consistency_figure(task, sigma, models=None, *, sigma_min=0.002, num=400, nu
         curves[name] = out
         errors[name] = out - exact
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.5))
-    plot_curves(x, curves, ax=a, ylabel="f(x, σ)", title=f"consistency function at σ = {sigma:.3g}",
-                styles={"exact f*(x, σ)": dict(color="black", lw=2)})
+    plot_curves(
+        x,
+        curves,
+        ax=a,
+        ylabel="f(x, σ)",
+        title=f"consistency function at σ = {sigma:.3g}",
+        styles={"exact f*(x, σ)": dict(color="black", lw=2)},
+    )
     if errors:
         plot_curves(x, errors, ax=b, ylabel="f - f*", title="signed error")
         b.axhline(0, color="gray", lw=0.8, ls=":")
@@ -72,8 +102,15 @@ def explore_consistency(task, models=None, *, sigma_min=0.002, sigma_max=80.0):
     """A log-scale slider over sigma redrawing consistency_figure."""
     import ipywidgets as widgets
 
-    slider = widgets.FloatLogSlider(value=1.0, base=10, min=np.log10(sigma_min * 1.5), max=np.log10(sigma_max),
-                                    step=0.05, description="σ", continuous_update=False)
+    slider = widgets.FloatLogSlider(
+        value=1.0,
+        base=10,
+        min=np.log10(sigma_min * 1.5),
+        max=np.log10(sigma_max),
+        step=0.05,
+        description="σ",
+        continuous_update=False,
+    )
     return widgets.interact(lambda sigma: plt.show(consistency_figure(task, sigma, models)), sigma=slider)
 
 
@@ -116,8 +153,13 @@ def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, 
         sigmas = multistep_grid(grid, num_steps, f.sigma_min)
         samples = sample_multistep(f, n, sigmas, start_scale=start_scale, seed=seed)
         m = evaluate(samples, task)
-        plot_density(x, task.pdf(x), samples, ax=ax,
-                     title=f"{name}\n{num_steps} step(s), {grid}: W1 {m['w1']:.3f}, std ratio {m['std_ratio']:.2f}")
+        plot_density(
+            x,
+            task.pdf(x),
+            samples,
+            ax=ax,
+            title=f"{name}\n{num_steps} step(s), {grid}: W1 {m['w1']:.3f}, std ratio {m['std_ratio']:.2f}",
+        )
     fig.tight_layout()
     return fig
 
@@ -130,8 +172,9 @@ def explore_drift(task, functions, *, max_steps=19, n=4000):
 
     steps = widgets.IntSlider(value=4, min=1, max=max_steps, description="steps", continuous_update=False)
     grid = widgets.Dropdown(options=GRIDS, value="linear", description="grid")
-    return widgets.interact(lambda steps, grid: plt.show(drift_figure(task, functions, steps, grid, n=n)),
-                            steps=steps, grid=grid)
+    return widgets.interact(
+        lambda steps, grid: plt.show(drift_figure(task, functions, steps, grid, n=n)), steps=steps, grid=grid
+    )
 
 
 def noisy_2d_figure(task, sigma, *, n=2000, seed=0, lim=4.5):
@@ -152,8 +195,15 @@ def explore_noisy_2d(task, *, sigma_min=0.01, sigma_max=10.0):
     """A log-scale slider over sigma redrawing noisy_2d_figure."""
     import ipywidgets as widgets
 
-    slider = widgets.FloatLogSlider(value=0.5, base=10, min=np.log10(sigma_min), max=np.log10(sigma_max), step=0.05,
-                                    description="σ", continuous_update=False)
+    slider = widgets.FloatLogSlider(
+        value=0.5,
+        base=10,
+        min=np.log10(sigma_min),
+        max=np.log10(sigma_max),
+        step=0.05,
+        description="σ",
+        continuous_update=False,
+    )
     return widgets.interact(lambda sigma: plt.show(noisy_2d_figure(task, sigma)), sigma=slider)
 
 
@@ -172,14 +222,20 @@ def guidance_figure(task, guidance, model=None, *, n=3000, num_steps=24, seed=0,
     sigmas = torch.cat([karras_sigmas(num_steps, 0.002, 80.0, 7.0), torch.zeros(1)])
     runs = {"exact guided ODE": heun_sampler(exact_guided_denoiser(task, labels, guidance), noise, sigmas)}
     if model is not None:
-        runs["conditional EDM"] = sample_edm(model, n, num_steps=num_steps, labels=labels, guidance=guidance,
-                                             seed=seed).cpu()
+        runs["conditional EDM"] = sample_edm(
+            model, n, num_steps=num_steps, labels=labels, guidance=guidance, seed=seed
+        ).cpu()
     x = torch.linspace(-lim, lim, 400)[:, None]
     densities = [task.weights[k] * task.component(k).pdf(x) for k in range(task.num_components)]
     fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.5), squeeze=False)
     for ax, (name, samples) in zip(axes[0], runs.items()):
-        plot_classes(x, densities, [samples[labels == k] for k in range(task.num_components)], ax=ax,
-                     title=f"{name}, w = {guidance:g}")
+        plot_classes(
+            x,
+            densities,
+            [samples[labels == k] for k in range(task.num_components)],
+            ax=ax,
+            title=f"{name}, w = {guidance:g}",
+        )
     fig.tight_layout()
     return fig
 
@@ -188,6 +244,7 @@ def explore_guidance(task, model=None, *, max_guidance=6.0):
     """A slider over the guidance strength w redrawing guidance_figure."""
     import ipywidgets as widgets
 
-    slider = widgets.FloatSlider(value=1.0, min=0.0, max=max_guidance, step=0.25, description="w",
-                                 continuous_update=False)
+    slider = widgets.FloatSlider(
+        value=1.0, min=0.0, max=max_guidance, step=0.25, description="w", continuous_update=False
+    )
     return widgets.interact(lambda w: plt.show(guidance_figure(task, w, model)), w=slider)

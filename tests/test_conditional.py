@@ -1,4 +1,5 @@
 """Class-conditional EDM, classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598) and conditional CD."""
+
 import pytest
 import torch
 
@@ -98,10 +99,16 @@ def test_conditional_models_store_their_classes_and_start_from_them(model, tmp_p
     noise = torch.randn(100, 1, generator=torch.Generator().manual_seed(3))
     guided = Guided(model, labels, n=100)
     start = cm_toy.class_prior_sample(task, labels, noise, 80.0) / 80.0
-    assert torch.allclose(cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3),
-                          cm_toy.heun_sampler(guided, start, sigmas), atol=1e-5)
-    assert torch.allclose(cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3, class_prior=False),
-                          cm_toy.heun_sampler(guided, noise, sigmas), atol=1e-5)
+    assert torch.allclose(
+        cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3),
+        cm_toy.heun_sampler(guided, start, sigmas),
+        atol=1e-5,
+    )
+    assert torch.allclose(
+        cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3, class_prior=False),
+        cm_toy.heun_sampler(guided, noise, sigmas),
+        atol=1e-5,
+    )
 
 
 def test_class_prior_bad_input_gives_clear_errors(model):
@@ -199,8 +206,9 @@ def test_conditional_cd_with_a_guided_teacher_runs_and_keeps_labels(model):
     labels = torch.full((500,), 2)
     start = cm_toy.class_prior_sample(task, 2, noise, 80.0)
     assert torch.allclose(x, cd(start, 80.0, labels), atol=1e-5)
-    assert torch.allclose(cm_toy.sample_consistency_conditional(cd, 500, 2, class_prior=False),
-                          cd(80.0 * noise, 80.0, labels), atol=1e-5)
+    assert torch.allclose(
+        cm_toy.sample_consistency_conditional(cd, 500, 2, class_prior=False), cd(80.0 * noise, 80.0, labels), atol=1e-5
+    )
     x = torch.randn(8, 1)
     assert torch.equal(cd(x, cd.sigma_min, torch.zeros(8, dtype=torch.long)), x)  # f(x, sigma_min, c) = x
     with pytest.raises(ValueError, match="distill it"):

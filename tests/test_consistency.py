@@ -1,13 +1,26 @@
-import functools
 import math
 
 import pytest
 import torch
 
 import cm_toy
-from cm_toy import (MLP, Precond, cd_loss, consistency_sigmas, ct_loss, ect_loss, ect_r, exact_consistency,
-                    get_dataset, ict_loss, ict_num_scales, lognormal_interval_probs, sample_consistency,
-                    song2023_num_scales, song2023_target_decay)
+from cm_toy import (
+    MLP,
+    Precond,
+    cd_loss,
+    consistency_sigmas,
+    ct_loss,
+    ect_loss,
+    ect_r,
+    exact_consistency,
+    get_dataset,
+    ict_loss,
+    ict_num_scales,
+    lognormal_interval_probs,
+    sample_consistency,
+    song2023_num_scales,
+    song2023_target_decay,
+)
 
 # On a single Gaussian N(mu, s^2) the PF-ODE is closed-form: x(sigma) - mu is proportional to sqrt(s^2 + sigma^2),
 # so f*(x, sigma) = mu + (x - mu) sqrt(s^2 + sigma_min^2) / sqrt(s^2 + sigma^2) and D(x, sigma) = mu + (x - mu) s^2 /
@@ -22,6 +35,7 @@ def f_star(x, sigma):
 
 class ExactF(torch.nn.Module):
     """The exact consistency function of single_gaussian_1D, dressed as a model for the losses."""
+
     sigma_min, sigma_data = SIGMA_MIN, 1.0
 
     def forward(self, x, sigma):
@@ -63,6 +77,7 @@ def test_exact_consistency_boundary_and_errors(gaussian):
 
 class ShiftedF(torch.nn.Module):
     """f* of single_gaussian_1D with its mean moved by delta: still obeys f(x, sigma_min) = x, consistent only at 0."""
+
     sigma_min, sigma_data = SIGMA_MIN, 1.0
 
     def __init__(self, delta=0.0):
@@ -259,8 +274,10 @@ def test_the_matched_start_removes_the_papers_prior_offset(gaussian):
     model = cm_toy.consistency_model(1)
     _, trajectory = cm_toy.sample_consistency(model, n, seed=5, data_mean=MU, data_std=S, return_trajectory=True)
     assert torch.allclose(trajectory[0], MU + (T**2 + S**2) ** 0.5 * z, atol=1e-4)
-    assert torch.equal(cm_toy.sample_consistency(model, 10, seed=1, data_mean=0.0, data_std=0.0),
-                       cm_toy.sample_consistency(model, 10, seed=1))
+    assert torch.equal(
+        cm_toy.sample_consistency(model, 10, seed=1, data_mean=0.0, data_std=0.0),
+        cm_toy.sample_consistency(model, 10, seed=1),
+    )
     with pytest.raises(ValueError, match="data_std must be >= 0"):
         cm_toy.sample_consistency(model, 10, data_std=-0.1)
     with pytest.raises(ValueError, match="data_mean must be a finite number or one per coordinate"):
@@ -269,11 +286,14 @@ def test_the_matched_start_removes_the_papers_prior_offset(gaussian):
 
 def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
     from cm_toy.losses import _level_pairs
+
     sigmas = consistency_sigmas(40)
     g = torch.Generator().manual_seed(0)
     n = 200_000
-    for P_mean, expected in ((None, torch.full((39,), 1 / 39, dtype=torch.float64)),
-                             (-0.5, lognormal_interval_probs(sigmas, -0.5, 2.0))):
+    for P_mean, expected in (
+        (None, torch.full((39,), 1 / 39, dtype=torch.float64)),
+        (-0.5, lognormal_interval_probs(sigmas, -0.5, 2.0)),
+    ):
         t_n, t_next = _level_pairs(sigmas, n, g, P_mean, 2.0)
         i = torch.searchsorted(sigmas, t_n.flatten())
         assert torch.equal(sigmas[i + 1], t_next.flatten())  # neighbouring levels, t_n < t_{n+1}
@@ -306,15 +326,16 @@ def test_binned_reference_keeps_counts_and_means_and_its_denoiser_matches_the_ra
 
 def test_teacher_walks_span_heun_steps_down_the_grid_and_stops_at_sigma_min(gaussian):
     from cm_toy.losses import _teacher_solve
+
     sigmas = consistency_sigmas(10).double()
     x = torch.tensor([[0.3], [2.0], [-1.0]], dtype=torch.float64)
     upper = torch.tensor([9, 5, 2])
     walked, t = _teacher_solve(gaussian.denoise, x, sigmas, upper, span=3)
     for row, (top, bottom) in enumerate([(9, 6), (5, 2), (2, 0)]):  # the last stops at sigma_min after 2 steps
-        y = x[row:row + 1]
+        y = x[row : row + 1]
         for level in range(top, bottom, -1):
             y = cm_toy.heun_step(gaussian.denoise, y, sigmas[level], sigmas[level - 1])
-        assert torch.allclose(walked[row:row + 1], y, rtol=0, atol=1e-12) and t[row, 0] == sigmas[bottom]
+        assert torch.allclose(walked[row : row + 1], y, rtol=0, atol=1e-12) and t[row, 0] == sigmas[bottom]
     # On the single Gaussian the walk follows the exact PF-ODE (f* is constant along it) to Heun's accuracy.
     fine = consistency_sigmas(40).double()
     walked, t = _teacher_solve(gaussian.denoise, x, fine, torch.tensor([39, 20, 3]), span=4)

@@ -14,6 +14,7 @@ MU, S, SIGMA_MIN = 1.0, 0.2, 0.002
 
 class GaussianF(torch.nn.Module):
     """The Gaussian's consistency function with a learnable mean: exact at mu = MU."""
+
     sigma_min, sigma_data = SIGMA_MIN, 1.0
 
     def __init__(self, mu):
@@ -27,6 +28,7 @@ class GaussianF(torch.nn.Module):
 
 class GaussianNet(torch.nn.Module):
     """A raw net whose TrigFlow f is the Gaussian's exact consistency function when mu = MU (and sigma_data = 1)."""
+
     dim = 1
 
     def __init__(self, mu):
@@ -100,8 +102,12 @@ def test_continuous_cd_with_exact_teacher_has_no_gradient_at_the_exact_consisten
     # With the teacher's ODE direction (x - D) / sigma the tangent of f* is exactly 0 for every sample (not only in
     # expectation), so the gradient at the truth vanishes to rounding; away from it, it points back towards MU.
     task = cm_toy.get_dataset("single_gaussian_1D")
-    loss = lambda m, x0, generator: continuous_ct_loss(m, x0, generator=generator,  # noqa: E731
-                                                       teacher=lambda x, s: task.denoise(x, s))
+    loss = lambda m, x0, generator: continuous_ct_loss(
+        m,
+        x0,
+        generator=generator,  # noqa: E731
+        teacher=lambda x, s: task.denoise(x, s),
+    )
     at_truth, off = _grad(loss, GaussianF(MU), n=20_000), _grad(loss, GaussianF(MU + 0.3), n=20_000)
     assert abs(at_truth) < 1e-6 < abs(off)
     assert off > 0
@@ -173,16 +179,23 @@ def test_scd_with_exact_teacher_has_no_tangent_at_the_exact_model():
     task = cm_toy.get_dataset("single_gaussian_1D")
     teacher = lambda x, s: task.denoise(x, s)  # noqa: E731
     exact = TrigFlow(GaussianNet(MU), sigma_data=1.0, sigma_min=SIGMA_MIN)
-    loss = lambda m, x0, generator: scm_loss(m, x0, step=10, warmup_steps=1, generator=generator,  # noqa: E731
-                                             teacher=teacher)
+    loss = lambda m, x0, generator: scm_loss(
+        m,
+        x0,
+        step=10,
+        warmup_steps=1,
+        generator=generator,  # noqa: E731
+        teacher=teacher,
+    )
     at_truth = _grad(loss, exact, n=20_000)
     off = _grad(loss, TrigFlow(GaussianNet(MU + 0.3), sigma_data=1.0, sigma_min=SIGMA_MIN), n=20_000)
     assert abs(at_truth) < 1e-6 < abs(off)
     assert off > 0  # descent moves mu back towards MU
     # sCT without tangent normalisation (c large, g / c ~ g) has a vanishing expected gradient there too.
     ct = lambda m, x0, generator: scm_loss(m, x0, step=10, warmup_steps=1, c=1e6, generator=generator)  # noqa: E731
-    assert abs(_grad(ct, exact)) < 0.05 * abs(_grad(ct, TrigFlow(GaussianNet(MU + 0.3), sigma_data=1.0,
-                                                                  sigma_min=SIGMA_MIN)))
+    assert abs(_grad(ct, exact)) < 0.05 * abs(
+        _grad(ct, TrigFlow(GaussianNet(MU + 0.3), sigma_data=1.0, sigma_min=SIGMA_MIN))
+    )
 
 
 def test_recipes_errors_and_smoke_training():
@@ -194,10 +207,16 @@ def test_recipes_errors_and_smoke_training():
         continuous_ct_loss(cm_toy.consistency_model(1), torch.zeros(4, 1), weighting="bad")
     edm = cm_toy.train_edm("two_gmm_1D", steps=50, batch_size=128, progress=False)
     for recipe in cm_toy.CONTINUOUS_RECIPES:
-        runs = [cm_toy.train_continuous_ct("two_gmm_1D", recipe=recipe, init=edm, steps=60, batch_size=64,
-                                           warmup_steps=20, progress=False) if recipe == "scm" else
-                cm_toy.train_continuous_ct("two_gmm_1D", recipe=recipe, init=edm, steps=60, batch_size=64,
-                                           progress=False) for _ in range(2)]
+        runs = [
+            cm_toy.train_continuous_ct(
+                "two_gmm_1D", recipe=recipe, init=edm, steps=60, batch_size=64, warmup_steps=20, progress=False
+            )
+            if recipe == "scm"
+            else cm_toy.train_continuous_ct(
+                "two_gmm_1D", recipe=recipe, init=edm, steps=60, batch_size=64, progress=False
+            )
+            for _ in range(2)
+        ]
         model = runs[0]
         assert len(model.history.losses) == 60 and all(math.isfinite(v) for v in model.history.losses)
         samples = cm_toy.sample_consistency(model, 100, num_steps=2)
@@ -205,11 +224,11 @@ def test_recipes_errors_and_smoke_training():
         assert torch.equal(samples, cm_toy.sample_consistency(runs[1], 100, num_steps=2))  # same seed, same model
         x = torch.randn(10, 1)
         assert torch.equal(model(x, SIGMA_MIN), x)
-    distilled = cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher=edm, steps=20, batch_size=32,
-                                           progress=False)
+    distilled = cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher=edm, steps=20, batch_size=32, progress=False)
     assert len(distilled.history.losses) == 20 and all(math.isfinite(v) for v in distilled.history.losses)
     with pytest.raises(ValueError, match="unknown teacher"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher="nope", steps=5, progress=False)
-    scratch = cm_toy.train_continuous_ct("two_gmm_1D", recipe="scm", edm_steps=0, steps=20, batch_size=32,
-                                         progress=False)
+    scratch = cm_toy.train_continuous_ct(
+        "two_gmm_1D", recipe="scm", edm_steps=0, steps=20, batch_size=32, progress=False
+    )
     assert scratch.history.pretrain_seconds == 0.0

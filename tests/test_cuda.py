@@ -1,4 +1,5 @@
 """The GPU path: every part follows the model's and data's device. Skipped where no CUDA device is present."""
+
 import pytest
 import torch
 

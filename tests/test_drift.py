@@ -101,8 +101,15 @@ def test_train_original_builds_the_original_setting():
     assert model.sigma_min == 0.05 and model.sigma_data == 0.5 and model.net.embedding == "fourier"
     assert model.net.depth == 4 and len(model.history.losses) == 3
     task = cm_toy.get_dataset("two_gmm_1D")
-    cd = D.train_original(task, steps=3, batch_size=64, progress=False, curriculum=True, embedding="smooth",
-                          teacher=lambda x, sigma: task.denoise(x, sigma).to(x.dtype))
+    cd = D.train_original(
+        task,
+        steps=3,
+        batch_size=64,
+        progress=False,
+        curriculum=True,
+        embedding="smooth",
+        teacher=lambda x, sigma: task.denoise(x, sigma).to(x.dtype),
+    )
     assert cd.net.embedding == "smooth" and torch.isfinite(cd(torch.zeros(2, 1), 0.5)).all()
 
 

@@ -21,6 +21,7 @@ def test_edm_scalings_are_the_sigma_min_zero_case():
     var = ((1 - c_skip) ** 2 * 0.25 + c_skip**2 * sigma**2) / c_out**2
     assert torch.allclose(var, torch.ones_like(sigma))
 
+
 def test_precond_accepts_scalar_and_per_sample_sigma_and_rejects_bad_shapes():
     f = Precond(MLP(dim=2), sigma_data=1.0)
     x = torch.randn(5, 2)

@@ -79,8 +79,11 @@ def test_saved_outputs_read_without_a_kernel(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
 def test_ends_with_exercises_and_folded_solutions(path):
-    last = markdown(load(path))[-1]
-    assert "exercise" in last.lower() and "<details>" in last, f"{path.name}: last markdown cell has no exercises"
+    cells = markdown(load(path))
+    headings = [(i, line) for i, cell in enumerate(cells) for line in cell.splitlines() if line.startswith("#")]
+    last, heading = headings[-1]
+    assert "exercise" in heading.lower(), f"{path.name}: the last section is {heading!r}, not the exercises"
+    assert "<details>" in "".join(cells[last:]), f"{path.name}: no solutions folded in <details>"
 
 
 def execute_module():

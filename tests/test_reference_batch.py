@@ -1,4 +1,5 @@
 """The reference-batch denoiser (stable target field) and the losses that use it."""
+
 import functools
 
 import pytest
@@ -38,8 +39,10 @@ def test_reference_target_groups_and_variance():
     sigma = torch.full((len(x0), 1), 2.0)
     x = x0 + sigma * torch.randn(x0.shape, generator=g)
     grouped = _reference_target(x, sigma, x0, None)
-    halves = [batch_denoiser(x[i:i + REFERENCE_SIZE], sigma[i:i + REFERENCE_SIZE], x0[i:i + REFERENCE_SIZE])
-              for i in (0, REFERENCE_SIZE)]
+    halves = [
+        batch_denoiser(x[i : i + REFERENCE_SIZE], sigma[i : i + REFERENCE_SIZE], x0[i : i + REFERENCE_SIZE])
+        for i in (0, REFERENCE_SIZE)
+    ]
     assert torch.allclose(grouped, torch.cat(halves), atol=1e-6)
     # Both targets have the exact denoiser as their mean given x; the batch estimate scatters far less around it.
     exact = task.denoise(x, 2.0)
@@ -67,9 +70,11 @@ def test_losses_with_reference_batch_run_and_refuse_labels():
     model = cm_toy.consistency_model(1)
     x0 = get_dataset("two_gmm_1D").sample(256, torch.Generator().manual_seed(0))
     gen = functools.partial(torch.Generator().manual_seed, 0)
-    for loss in (functools.partial(ect_loss, stage=0, c=0.03),
-                 functools.partial(ct_loss, target=model, num_scales=10),
-                 edm_loss):
+    for loss in (
+        functools.partial(ect_loss, stage=0, c=0.03),
+        functools.partial(ct_loss, target=model, num_scales=10),
+        edm_loss,
+    ):
         plain = loss(model, x0, step=0, generator=gen())
         reduced = loss(model, x0, step=0, generator=gen(), reference_batch=True)
         assert plain.shape == reduced.shape == (256,) and torch.isfinite(reduced).all()

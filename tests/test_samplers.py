@@ -2,7 +2,15 @@ import pytest
 import torch
 
 import cm_toy
-from cm_toy import consistency_sampler, evaluate, exact_consistency, get_dataset, heun_sampler, karras_sigmas, noise_floor
+from cm_toy import (
+    consistency_sampler,
+    evaluate,
+    exact_consistency,
+    get_dataset,
+    heun_sampler,
+    karras_sigmas,
+    noise_floor,
+)
 
 
 def _sigmas(n):
@@ -61,15 +69,20 @@ def test_consistency_sampler_with_the_exact_function_samples_the_task():
             return exact_consistency(task, x, sigma)
 
     noise = torch.randn(4000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    x = consistency_sampler(Exact(), noise, torch.tensor([80.0, 0.5], dtype=torch.float64),
-                            generator=torch.Generator().manual_seed(1))
+    x = consistency_sampler(
+        Exact(), noise, torch.tensor([80.0, 0.5], dtype=torch.float64), generator=torch.Generator().manual_seed(1)
+    )
     assert evaluate(x, task)["w1"] < 3 * noise_floor(task, 4000)["w1"]
 
 
 @pytest.mark.parametrize(
     "sigmas, match",
-    [([1.0, 2.0], "strictly decreasing"), ([1.0, 1.0], "strictly decreasing"), ([100.0, 1.0], r"sigma_max"),
-     ([1.0, 0.001], r"sigma_min")],
+    [
+        ([1.0, 2.0], "strictly decreasing"),
+        ([1.0, 1.0], "strictly decreasing"),
+        ([100.0, 1.0], r"sigma_max"),
+        ([1.0, 0.001], r"sigma_min"),
+    ],
 )
 def test_bad_sigmas_are_rejected(sigmas, match):
     from cm_toy.schedules import check_sigmas
@@ -87,11 +100,11 @@ def test_bad_schedule_arguments():
     assert s[0].item() == pytest.approx(80.0) and s[-1].item() == pytest.approx(0.002) and (s[1:] < s[:-1]).all()
 
 
-
 def test_cosine_decay_runs_from_one_to_zero_through_one_half():
     decay = cm_toy.cosine_decay(1000)
     assert decay(0) == 1.0 and decay(500) == pytest.approx(0.5) and decay(1000) == pytest.approx(0.0, abs=1e-12)
     assert all(decay(k) > decay(k + 1) for k in range(0, 1000, 50))
+
 
 def _tiny(sigma_min):
     torch.manual_seed(0)

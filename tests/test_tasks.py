@@ -1,5 +1,4 @@
 """The new toy tasks (issue 7) and the core in D = 2: closed forms, metrics and a short run of every piece."""
-import math
 
 import pytest
 import torch
