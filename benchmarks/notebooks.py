@@ -9,6 +9,7 @@ Target: at most 120 s each.
 """
 
 import argparse
+import multiprocessing
 import os
 import pathlib
 import platform
@@ -48,7 +49,8 @@ def main():
     ]
     if not paths:
         sys.exit(f"no notebook starts with {' or '.join(args.prefixes)}")
-    with ProcessPoolExecutor(args.jobs) as pool:
+    # spawn, not fork: a forked worker inherits the parent's ZeroMQ state and can wait forever on a kernel's reply.
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         seconds = list(pool.map(run, paths))
     lines = [
         "# Notebook run times",
