@@ -242,7 +242,6 @@ def test_train_cd_rejects_a_size_that_the_teacher_init_cannot_have():
     assert (default.net.hidden, default.net.depth) == (128, 3)
 
 
-@pytest.mark.slow
 def test_sample_exact_consistency_follows_the_task_with_sample_consistencys_noise(gaussian):
     # One step is f*(sigma_max z) with the z that sample_consistency draws for the same seed: on the single Gaussian,
     # the closed form of f* applied to that z.
