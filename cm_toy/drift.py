@@ -2,18 +2,15 @@
 multistep sampler that takes any consistency function (learned f or the exact f*), and diagnostics of where along
 the noise levels the learned f departs from f*."""
 
-import copy
 import functools
-import math
 
 import torch
 
-from .consistency import exact_consistency
 from .data import get_dataset
+from .exact import ExactConsistency
 from .losses import cd_loss, ct_loss, edm_loss, squared_l2
 from .networks import MLP, Precond
-from .samplers import consistency_sampler
-from .schedules import check_sigmas, cosine_decay, karras_sigmas, song2023_num_scales
+from .schedules import cosine_decay, karras_sigmas, sampling_sigmas, song2023_num_scales
 from .train import train
 
 __all__ = [
@@ -24,8 +21,6 @@ __all__ = [
     "linear_sigmas",
     "original_model",
     "train_original",
-    "sample_multistep",
-    "exact_f",
     "bias_profile",
     "contraction_profile",
 ]
@@ -33,12 +28,13 @@ __all__ = [
 # The original repository's settings (mbreuss/consistency_models_toy_task, cm_main.py and cm/cm.py at c5ecf25):
 # sigma range [0.05, 1], sigma_data 0.5, a fixed Karras grid of 100 levels for CT, target EMA 0.95, plain MSE,
 # Gaussian Fourier features of scale 30 for the noise level, 4 hidden layers of 128, sampling from noise of
-# std 1.5 sigma_max, multistep over 20 linearly spaced levels.
+# std 1.5 sigma_max = 1.5, multistep over 20 linearly spaced levels. Noise of std 1.5 at sigma_max = 1 is
+# N(0, sigma_max^2 + start_std^2) with start_std = sqrt(1.25): sample_consistency's start for data of that std.
 ORIGINAL = dict(
     sigma_min=0.05,
     sigma_max=1.0,
     sigma_data=0.5,
-    start_scale=1.5,
+    start_std=1.25**0.5,
     num_scales=100,
     target_decay=0.95,
     fourier_scale=30.0,
@@ -65,9 +61,8 @@ def multistep_grid(
     """num_steps levels starting at sigma_max for the multistep sampler, of one kind:
 
     "linear": evenly spaced towards sigma_min (the original's); "karras": the rho = 7 grid of Karras et al. 2022 (Eq. 5)
-    from sigma_max to sigma_min, without its last level; "high": sigma_max, then levels geometric from `high` down to
-    `low` (their geometric mean for two steps): only levels at or above the modes' width, the kind of grid
-    cm_toy.sampling_sigmas uses.
+    from sigma_max to sigma_min, without its last level; "high": cm_toy.sampling_sigmas with bounds high and low:
+    sigma_max, then levels geometric from `high` down to `low`, only at or above the modes' width.
     """
     if kind not in GRIDS:
         raise ValueError(f"unknown grid {kind!r}; valid choices: {', '.join(GRIDS)}")
@@ -77,16 +72,9 @@ def multistep_grid(
         return linear_sigmas(num_steps, sigma_min, sigma_max)
     if kind == "karras":
         return karras_sigmas(int(num_steps) + 1, sigma_min, sigma_max)[:-1]
-    if num_steps == 1:
-        return torch.tensor([float(sigma_max)])
-    if not sigma_min <= low <= high < sigma_max:
-        raise ValueError(f"need sigma_min <= low <= high < sigma_max, got {low}, {high}, {sigma_max}")
-    rest = (
-        torch.tensor([math.sqrt(high * low)])
-        if num_steps == 2
-        else torch.logspace(math.log10(high), math.log10(low), int(num_steps) - 1)
-    )
-    return torch.cat([torch.tensor([float(sigma_max)]), rest.float()])
+    if num_steps > 1 and not sigma_min <= low:
+        raise ValueError(f"need sigma_min <= low, got {sigma_min}, {low}")
+    return sampling_sigmas(num_steps, sigma_max=sigma_max, sigma_high=high, sigma_low=low)
 
 
 def mode_positions(samples, task):
@@ -146,6 +134,7 @@ def train_original(
     Song et al.'s N(k) (Appendix C) instead. target_decay: the target network's EMA mu (0: the student under
     stop-gradient). teacher: None for CT; a denoiser D(x, sigma [B, 1]) for distillation (Algorithm 2) on the same grid.
     pretrain_steps > 0 first trains the same network as an EDM denoiser (the original's diffusion pretraining).
+    Returns a TrainResult.
     """
     task = get_dataset(task)
     model = original_model(
@@ -170,63 +159,27 @@ def train_original(
             progress=progress,
             desc="EDM pretraining",
         )
-    target = copy.deepcopy(model).requires_grad_(False)
     scales = (
         functools.partial(song2023_num_scales, total_steps=steps, s0=s0, s1=num_scales - 1)
         if curriculum
         else num_scales
     )
-    grid = dict(
-        target=target, num_scales=scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, distance=squared_l2
-    )
+    grid = dict(num_scales=scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, distance=squared_l2)
     loss = (
         functools.partial(ct_loss, **grid) if teacher is None else functools.partial(cd_loss, teacher=teacher, **grid)
     )
-    result = train(
+    return train(
         model,
         loss,
         task,
         steps=steps,
         batch_size=batch_size,
         lr=lr,
-        target=target,
-        target_decay=lambda step: target_decay,
+        target_decay=target_decay,
         lr_schedule=cosine_decay(steps),
         seed=seed,
         progress=progress,
         desc="CT (original setting)" if teacher is None else "CD (original setting)",
-    )
-    result.ema.history = result
-    return result.ema.requires_grad_(False)
-
-
-def exact_f(task, sigma_min, *, num_steps=64):
-    """The exact consistency function f*(x, sigma) of a task as a callable f(x, sigma) -> float32, for samplers.
-
-    64 Heun steps, a quarter of exact_consistency's default: the error is second order in the step
-    (tests/test_consistency.py), small against the effects studied here."""
-    task = get_dataset(task)
-
-    def f(x, sigma):
-        return exact_consistency(task, x.double(), sigma, sigma_min=sigma_min, num_steps=num_steps).to(x.dtype)
-
-    f.sigma_min = float(sigma_min)
-    return f
-
-
-@torch.no_grad()
-def sample_multistep(f, n, sigmas, *, start_scale=1.0, seed=0, sigma_min=None, return_trajectory=False):
-    """Multistep consistency sampling (Song et al. 2023, Algorithm 1) with any consistency function f(x, sigma): a
-    model or exact_f(...). The first step evaluates f at sigmas[0] on noise of std start_scale * sigmas[0]
-    (start_scale = 1 is the algorithm; the original used 1.5)."""
-    sigma_min = f.sigma_min if sigma_min is None else sigma_min
-    sigmas = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float32), sigma_min)
-    if not start_scale > 0:
-        raise ValueError(f"start_scale must be > 0, got {start_scale}")
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn(int(n), 1, generator=generator) * start_scale
-    return consistency_sampler(
-        f, noise, sigmas, sigma_min=sigma_min, generator=generator, return_trajectory=return_trajectory
     )
 
 
@@ -243,7 +196,7 @@ def bias_profile(f, task, sigmas, *, n=4000, seed=0, sigma_min=None, f_star=None
     """
     task = get_dataset(task)
     sigma_min = f.sigma_min if sigma_min is None else sigma_min
-    f_star = exact_f(task, sigma_min) if f_star is None else f_star
+    f_star = ExactConsistency(task, sigma_min) if f_star is None else f_star
     generator = torch.Generator().manual_seed(seed)
     y = task.sample(n, generator) + sigma_min * torch.randn(n, 1, generator=generator)
     z = torch.randn(n, 1, generator=generator)
@@ -265,7 +218,7 @@ def contraction_profile(task, sigmas, *, sigma_min, n=4000, seed=0, eps=1e-3):
     inputs the sampler feeds (as in bias_profile), by central differences of the exact f*. Near 1: carried over
     unchanged; near 0: erased by the re-noising."""
     task = get_dataset(task)
-    f_star = exact_f(task, sigma_min)
+    f_star = ExactConsistency(task, sigma_min)
     generator = torch.Generator().manual_seed(seed)
     y = task.sample(n, generator).double() + sigma_min * torch.randn(n, 1, generator=generator, dtype=torch.float64)
     z = torch.randn(n, 1, generator=generator, dtype=torch.float64)

@@ -5,13 +5,14 @@ import functools
 import torch
 
 from .data import get_dataset
+from .guidance import Guided, class_prior_sample
 from .losses import edm_loss
 from .networks import MLP, Precond
 from .samplers import euler_sampler, heun_sampler
 from .schedules import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, cosine_decay, karras_sigmas
 from .train import train
 
-__all__ = ["train_edm", "sample_edm", "SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX"]
+__all__ = ["train_edm", "sample_edm", "pretrained"]
 
 
 # The batch target (reference_batch=True, the stable target field of Xu et al. 2023, arXiv 2302.00670): the denoiser
@@ -40,7 +41,7 @@ def train_edm(
     device="cpu",
     progress=True,
 ):
-    """Train an EDM denoiser D(x, sigma) on a task; returns the EMA model, with `.history` (a TrainResult).
+    """Train an EDM denoiser D(x, sigma) on a task; returns a TrainResult (the denoiser to sample with is its .ema).
 
     conditional: learn D(x, sigma, c) for the mixture component c, with the label replaced by the "no label" class
     (c = number of components) with probability label_dropout, so the same network is also the unconditional
@@ -68,7 +69,7 @@ def train_edm(
         classes = dict(class_means=task.means, class_stds=task.stds) if conditional else {}
         model = Precond(net, sigma_data=sigma_data, **classes).to(device)
     loss = functools.partial(edm_loss, P_mean=P_mean, P_std=P_std, reference_batch=reference_batch)
-    result = train(
+    return train(
         model,
         loss,
         task,
@@ -83,8 +84,19 @@ def train_edm(
         progress=progress,
         desc="EDM (conditional)" if conditional else "EDM",
     )
-    result.ema.history = result
-    return result.ema
+
+
+def pretrained(task, init=None, *, steps=4000, seed=0, hidden=128, depth=3, progress=True):
+    """The EDM denoiser a consistency recipe starts from, and the seconds spent training it: init itself if given (a
+    Precond with sigma_min = 0), else train_edm's EMA model after `steps` steps (steps=0: none, fresh weights)."""
+    if init is not None:
+        if not (isinstance(init, Precond) and not init.is_consistency):
+            raise TypeError("init must be None or an EDM denoiser (a Precond with sigma_min = 0, e.g. from train_edm)")
+        return init, 0.0
+    if not steps:
+        return None, 0.0
+    result = train_edm(task, seed=seed, steps=steps, hidden=hidden, depth=depth, progress=progress)
+    return result.ema, result.seconds
 
 
 def sample_edm(
@@ -123,8 +135,6 @@ def sample_edm(
     noise = torch.randn(int(n), model.net.dim, generator=generator, device=device)
     sigmas = torch.cat([karras_sigmas(num_steps, sigma_min, sigma_max, rho), torch.zeros(1)]).to(device)
     if labels is not None or guidance != 0:
-        from .guidance import Guided, class_prior_sample  # imported here: guidance.py builds on this module
-
         model = Guided(model, labels, guidance, n=int(n))
         if class_prior and labels is not None:
             noise = class_prior_sample(model, model.labels, noise, sigma_max) / sigma_max

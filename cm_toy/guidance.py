@@ -12,29 +12,19 @@ samples away from the other classes. For a Gaussian mixture every piece is exact
 k-th component, so `exact_guided_denoiser` gives the guided denoiser with no model error.
 """
 
-import copy
-import functools
-
 import torch
 from torch import nn
 
-from .consistency import _finish, _noisy_gaussian, sampling_sigmas
 from .data import get_dataset
-from .edm import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN
-from .losses import cd_loss, pseudo_huber, squared_l2
 from .metrics import evaluate
-from .networks import MLP, Precond
-from .samplers import consistency_sampler
-from .schedules import check_sigmas, cosine_decay
-from .train import train
+from .samplers import gaussian_start
+from .schedules import SIGMA_MAX
 
 __all__ = [
     "Guided",
     "exact_guided_denoiser",
     "sample_labels",
     "class_prior_sample",
-    "train_cd_conditional",
-    "sample_consistency_conditional",
     "class_metrics",
 ]
 
@@ -66,7 +56,7 @@ class Guided(nn.Module):
 
     D_w(x, sigma) = D(x, sigma, c) + w (D(x, sigma, c) - D(x, sigma, null)); w = 0 costs one network call, w != 0 two.
     Works for an EDM denoiser and, with w = 0, to bind labels to a conditional consistency model (its guidance, if
-    any, was distilled in; see train_cd_conditional). labels: an int (every row) or a tensor [n].
+    any, was distilled in; see distillation.train_cd_conditional). labels: an int (every row) or a tensor [n].
     """
 
     def __init__(self, model, labels, guidance=0.0, *, n=None):
@@ -165,143 +155,10 @@ def class_prior_sample(classes, labels, noise, sigma_max=SIGMA_MAX):
     if not float(sigma_max) > 0:
         raise ValueError(f"sigma_max must be > 0, got {sigma_max}")
     k = labels.clamp_max(K - 1)  # "no label" rows are replaced below
-    x_T = _noisy_gaussian(
+    x_T = gaussian_start(
         noise, sigma_max, means.to(noise.device, noise.dtype)[k], stds.to(noise.device, noise.dtype)[k, None]
     )
     return torch.where((labels < K)[:, None], x_T, float(sigma_max) * noise)
-
-
-# ----- conditional consistency distillation with a guided teacher -------------------------------------------------
-
-
-# Pseudo-Huber c = 0.03, as train_cd. The levels are drawn uniformly (P_mean=None, Song et al. 2023, Algorithm 2):
-# train_cd's log-normal levels did not help here (ring8_2D: better on fewer than half of the classes).
-def train_cd_conditional(
-    task,
-    teacher,
-    *,
-    guidance=0.0,
-    label_dropout=0.1,
-    seed=0,
-    steps=8000,
-    batch_size=256,
-    lr=8e-3,
-    ema_decay=0.999,
-    num_scales=40,
-    target_decay=0.95,
-    c=0.03,
-    P_mean=None,
-    P_std=2.0,
-    init="teacher",
-    hidden=128,
-    depth=3,
-    sigma_min=SIGMA_MIN,
-    sigma_max=SIGMA_MAX,
-    rho=7.0,
-    progress=True,
-):
-    """Class-conditional consistency distillation (Song et al. 2023, Algorithm 2) of a guided teacher.
-
-    The teacher's ODE step uses the guided denoiser D_w(x, sigma, c) (Ho & Salimans 2022, Eq. 6) with the batch's
-    labels, so the student f(x, sigma, c) learns the guided PF-ODE of a fixed w in one step; labels dropped to "no
-    label" (probability label_dropout) make the teacher unconditional (D_w = D there) and teach f the unconditional
-    map too. teacher: a conditional EDM model (train_edm(task, conditional=True)) or "exact" (exact_guided_denoiser).
-    The other arguments and defaults are train_cd's (c: the pseudo-Huber constant, None for squared L2), except the
-    levels: drawn uniformly (P_mean=None) unless P_mean is given. Returns the EMA model with `.history`.
-    """
-    task = get_dataset(task)
-    K = task.num_components
-    if isinstance(teacher, str):
-        if teacher != "exact":
-            raise ValueError(f"unknown teacher {teacher!r}; valid choices: a conditional EDM model or 'exact'")
-    elif not (isinstance(teacher, Precond) and not teacher.is_consistency and teacher.net.num_classes == K):
-        raise ValueError(
-            f"teacher must be a conditional EDM denoiser with num_classes = {K} "
-            "(train_edm(task, conditional=True)) or 'exact'"
-        )
-    else:
-        teacher = copy.deepcopy(teacher).requires_grad_(False)
-    if init == "teacher":
-        init = teacher if isinstance(teacher, Precond) else None
-    elif init is not None and not isinstance(init, Precond):
-        raise ValueError(f"unknown init {init!r}; valid choices: 'teacher', None, or a trained conditional Precond")
-    if init is None:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            net = MLP(task.dim, hidden, depth, num_classes=K)
-        sigma_data = SIGMA_DATA
-    else:
-        net, sigma_data = copy.deepcopy(init.net), init.sigma_data
-    model = Precond(
-        net, sigma_data=sigma_data, sigma_min=sigma_min, class_means=task.means, class_stds=task.stds
-    ).requires_grad_(True)
-    target = copy.deepcopy(model).requires_grad_(False)
-    distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
-
-    def loss(student, x0, *, step, generator, labels):
-        if isinstance(teacher, str):
-            guided = exact_guided_denoiser(task, labels, guidance)
-        else:
-            guided = Guided(teacher, labels, guidance, n=len(x0))
-        return cd_loss(
-            student,
-            x0,
-            step=step,
-            generator=generator,
-            labels=labels,
-            teacher=guided,
-            target=target,
-            num_scales=num_scales,
-            sigma_min=sigma_min,
-            sigma_max=sigma_max,
-            rho=rho,
-            distance=distance,
-            P_mean=P_mean,
-            P_std=P_std,
-        )
-
-    result = train(
-        model,
-        loss,
-        task,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        ema_decay=ema_decay,
-        target=target,
-        target_decay=lambda step: target_decay,
-        lr_schedule=cosine_decay(steps),
-        conditional=True,
-        label_dropout=label_dropout,
-        seed=seed,
-        progress=progress,
-        desc="CD (conditional)",
-    )
-    return _finish(result)
-
-
-def sample_consistency_conditional(model, n, labels, *, num_steps=1, sigmas=None, seed=0, class_prior=True):
-    """n samples of the given labels (an int or [n]; None: unconditional) from a conditional consistency model
-    (Song et al. 2023, Algorithm 1); the levels are consistency.sampling_sigmas(num_steps) unless given.
-
-    class_prior: start class k at x_T ~ N(mu_k, T^2 + s_k^2), the noisy class itself (class_prior_sample; T =
-    sigmas[0]), instead of N(0, T^2), which shifts class k by about -mu_k s_k / T. Both starts are measured per class
-    in benchmarks/results/conditional.md; where a student's class already sits too far out, N(0, T^2)'s inward offset
-    hides part of it. False: N(0, T^2) for every class.
-    """
-    if not (isinstance(model, Precond) and model.is_consistency):
-        raise TypeError("model must be a consistency model (from train_cd_conditional)")
-    device = next(model.parameters()).device
-    if sigmas is None:
-        sigmas = sampling_sigmas(num_steps)
-    else:
-        sigmas = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float32), model.sigma_min, SIGMA_MAX)
-    guided = Guided(model, labels, 0.0, n=int(n))
-    generator = torch.Generator(device).manual_seed(seed)
-    noise = torch.randn(int(n), model.net.dim, generator=generator, device=device)
-    if class_prior:
-        noise = class_prior_sample(model, guided.labels, noise, sigmas[0].item()) / sigmas[0].item()
-    return consistency_sampler(guided, noise, sigmas.to(device), generator=generator)
 
 
 # ----- measuring per-class samples -----------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ __all__ = [
     "pseudo_huber",
     "batch_denoiser",
     "binned_reference",
+    "batch_target",
+    "sample_intervals",
+    "teacher_walk",
     "cd_loss",
     "ct_loss",
     "ict_loss",
@@ -31,7 +34,7 @@ def edm_loss(model, x0, *, step=None, generator=None, labels=None, P_mean=-1.2, 
     weight = (sigma**2 + model.sigma_data**2) / (sigma * model.sigma_data) ** 2
     x = x0 + sigma * noise
     null_label = getattr(model.net, "num_classes", None) if labels is not None else None
-    target = _reference_target(x, sigma, x0, labels, null_label) if reference_batch else x0
+    target = batch_target(x, sigma, x0, labels, null_label) if reference_batch else x0
     return (weight * (_call(model, x, sigma, labels) - target) ** 2).mean(dim=1)
 
 
@@ -94,9 +97,10 @@ def binned_reference(x_ref, bin_width):
 REFERENCE_SIZE = 256  # batches are split into groups of this many, each its own reference: cost B * 256, not B^2
 
 
-def _reference_target(x, sigma, x0, labels, null_label=None):
-    # Conditional training: a labelled point is explained only by reference points of its own class, E[x0 | x, c];
-    # a point whose label was dropped (null_label) by all of them, E[x0 | x].
+def batch_target(x, sigma, x0, labels=None, null_label=None):
+    """batch_denoiser of x [B, D] (row i made from x0[i]) over its group of the batch, without grad. With labels, a
+    labelled point is explained only by points of its own class, E[x0 | x, c]; a point whose label was dropped
+    (null_label) by all of them, E[x0 | x]."""
     if labels is not None and null_label is None:
         raise ValueError(
             "reference_batch=True with labels needs the model's 'no label' class; it is supported by "
@@ -119,12 +123,7 @@ def _ct_step(x0, z, t, s, labels, reference_batch):
     if not reference_batch:
         return x0 + s * z
     x_t = x0 + t * z
-    return x_t + (s - t) * (x_t - _reference_target(x_t, t, x0, labels)) / t
-
-
-def _batch_teacher(x0, labels):
-    """The batch as a denoiser D(x, sigma) for x of the batch's shape (row i made from x0[i])."""
-    return lambda x, sigma: _reference_target(x, sigma.expand(len(x), 1), x0, labels)
+    return x_t + (s - t) * (x_t - batch_target(x_t, t, x0, labels)) / t
 
 
 def _resolve(value, step):
@@ -134,16 +133,12 @@ def _resolve(value, step):
 # Which interval [t_n, t_{n+1}] of the increasing grid each sample trains: uniform over the N - 1 intervals (Song et
 # al. 2023, Algorithms 2 and 3) when P_mean is None, else iCT's discretised log-normal (Song & Dhariwal 2023,
 # arXiv 2310.14189, Sec. 3.5; schedules.lognormal_interval_probs).
-def _intervals(sigmas, n, generator, P_mean=None, P_std=2.0):
+def sample_intervals(sigmas, n, generator, P_mean=None, P_std=2.0):
+    """n interval indices i (training the pair sigmas[i] < sigmas[i + 1]) of an increasing grid, [n]."""
     if P_mean is None:
         return torch.randint(0, len(sigmas) - 1, (n,), generator=generator, device=sigmas.device)
     probs = lognormal_interval_probs(sigmas, P_mean, P_std).to(sigmas)
     return torch.multinomial(probs, n, replacement=True, generator=generator)
-
-
-def _level_pairs(sigmas, n, generator, P_mean=None, P_std=2.0):
-    i = _intervals(sigmas, n, generator, P_mean, P_std)
-    return sigmas[i][:, None], sigmas[i + 1][:, None]
 
 
 # The teacher's way down from t_{n+1} to t_{n+1-span}: one Heun step per level of the grid (samplers.heun_step, the
@@ -151,7 +146,7 @@ def _level_pairs(sigmas, n, generator, P_mean=None, P_std=2.0):
 # Latent Consistency Models' skipping-step distillation (Luo et al. 2023, arXiv 2310.04378, Sec. 4.3) does, but
 # walks the skipped levels with the teacher instead of one large step: the target network is then asked about a level
 # span levels down, so the jumps of f climb the grid through span times fewer bootstraps.
-def _teacher_solve(teacher, x, sigmas, upper, span):
+def teacher_walk(teacher, x, sigmas, upper, span):
     """x at sigmas[upper] ([B] indices) -> (x at sigmas[lower], sigmas[lower] [B, 1]), lower = max(upper - span, 0)."""
     if int(span) != span or span < 1:
         raise ValueError(f"span must be an integer >= 1 (levels per target), got {span}")
@@ -190,12 +185,12 @@ def cd_loss(
     P_mean, P_std: None draws n uniformly (the paper); numbers draw the interval from iCT's discretised log-normal.
     span: levels the teacher walks down (one Heun step each) before the target network is asked; 1 is the paper."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    upper = _intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
+    upper = sample_intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     t_next = sigmas[upper][:, None]
     x_next = x0 + t_next * z
     with torch.no_grad():
-        x_hat, t_n = _teacher_solve(teacher, x_next, sigmas, upper, span)
+        x_hat, t_n = teacher_walk(teacher, x_next, sigmas, upper, span)
         y = _call(target, x_hat, t_n, labels)
     return distance(_call(model, x_next, t_next, labels), y)
 
@@ -227,7 +222,7 @@ def ct_loss(
     reference: instead of the batch, a larger sample of clean data as (points, counts) from binned_reference.
     P_mean, P_std, span: as for cd_loss (span > 1 needs reference_batch or reference)."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    upper = _intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
+    upper = sample_intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     t_next = sigmas[upper][:, None]
     x_next = x0 + t_next * z
@@ -240,9 +235,10 @@ def ct_loss(
                 )
             points, counts = reference
             teacher = lambda x, sigma: batch_denoiser(x, sigma, points, counts=counts)  # noqa: E731
-            x_hat, t_n = _teacher_solve(teacher, x_next, sigmas, upper, span)
+            x_hat, t_n = teacher_walk(teacher, x_next, sigmas, upper, span)
         elif reference_batch:
-            x_hat, t_n = _teacher_solve(_batch_teacher(x0, labels), x_next, sigmas, upper, span)
+            teacher = lambda x, sigma: batch_target(x, sigma.expand(len(x), 1), x0, labels)  # noqa: E731
+            x_hat, t_n = teacher_walk(teacher, x_next, sigmas, upper, span)
         elif span == 1:
             t_n = sigmas[upper - 1][:, None]
             x_hat = x0 + t_n * z
@@ -271,7 +267,8 @@ def ict_loss(
     rho=7.0,
 ):
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
-    t_n, t_next = _level_pairs(sigmas, len(x0), generator, P_mean, P_std)
+    i = sample_intervals(sigmas, len(x0), generator, P_mean, P_std)
+    t_n, t_next = sigmas[i][:, None], sigmas[i + 1][:, None]
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
         y = _call(model, x0 + t_n * z, t_n, labels)

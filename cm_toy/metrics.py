@@ -12,14 +12,25 @@ import torch
 
 from .data import GaussianMixture, get_dataset
 
-__all__ = ["evaluate", "evaluate_seeds", "noise_floor", "wasserstein1", "ks_statistic", "METRICS"]
+__all__ = [
+    "evaluate",
+    "evaluate_seeds",
+    "noise_floor",
+    "wasserstein1",
+    "ks_statistic",
+    "slice_directions",
+    "projected",
+    "cdf_grid",
+    "METRICS",
+]
 
 METRICS = ("w1", "ks", "mode_mass_err", "gap_mass", "gap_mass_true", "std_ratio")
 GAP_LEVEL = 0.01  # "gap": where the true density is below 1% of its peak
 NUM_SLICES = 32  # projections for D > 1
 
 
-def _grid(task, samples=None, num=200_001):
+def cdf_grid(task, samples=None, num=200_001):
+    """A fine float64 grid [num, 1] covering the 1D task (10 stds past every mode) and the samples."""
     lo = (task.means[:, 0] - 10 * task.stds).min().item()
     hi = (task.means[:, 0] + 10 * task.stds).max().item()
     if samples is not None:
@@ -49,7 +60,7 @@ def _cdf_integral(task, x):
 def wasserstein1(samples, task, *, grid_points=4_001):
     """Exact W1 between the empirical distribution of 1D samples [n, 1] and the analytic mixture."""
     sorted_samples = samples[:, 0].double().sort().values
-    grid = _grid(task, samples, num=grid_points)[:, 0]
+    grid = cdf_grid(task, samples, num=grid_points)[:, 0]
     x = torch.cat([sorted_samples, grid]).sort().values
     a, b = x[:-1], x[1:]
     c = torch.searchsorted(sorted_samples, a, right=True).double() / len(sorted_samples)  # F_n on [a, b)
@@ -65,7 +76,8 @@ def ks_statistic(samples, task):
     return torch.maximum(i / len(s) - F, F - (i - 1) / len(s)).max().item()
 
 
-def _slices(task):
+def slice_directions(task):
+    """The fixed unit directions [NUM_SLICES, D] that sliced metrics project onto (one, [1, 1], in 1D)."""
     if task.dim == 1:
         return torch.ones(1, 1, dtype=torch.float64)
     g = torch.Generator().manual_seed(1234)  # fixed directions: every evaluation uses the same slices
@@ -73,12 +85,13 @@ def _slices(task):
     return u / u.norm(dim=1, keepdim=True)
 
 
-def _projected(task, u):
+def projected(task, u):
+    """The 1D mixture of the task projected onto direction u [D, 1]."""
     return GaussianMixture(task.weights, task.means @ u, task.stds)
 
 
 def _peak_density(task):
-    points = task.means if task.dim > 1 else torch.cat([task.means, _grid(task, num=20_001)])
+    points = task.means if task.dim > 1 else torch.cat([task.means, cdf_grid(task, num=20_001)])
     return task.pdf(points).max().item()
 
 
@@ -87,7 +100,7 @@ def _gap_mass_true(task_key):
     task = GaussianMixture(*task_key)
     threshold = GAP_LEVEL * _peak_density(task)
     if task.dim == 1:
-        x = _grid(task)
+        x = cdf_grid(task)
         p = task.pdf(x)
         return _trapezoid(torch.where(p < threshold, p, 0), x)
     x = task.sample(1_000_000, torch.Generator().manual_seed(0)).double()  # Monte Carlo, standard error < 3e-4
@@ -116,8 +129,8 @@ def evaluate(samples, task):
         raise ValueError(f"{bad} of {len(samples)} samples are not finite (NaN or inf)")
     samples = samples.double()
     w1s, kss = [], []
-    for u in _slices(task):
-        proj, sub = samples @ u[:, None], _projected(task, u[:, None])
+    for u in slice_directions(task):
+        proj, sub = samples @ u[:, None], projected(task, u[:, None])
         w1s.append(wasserstein1(proj, sub))
         kss.append(ks_statistic(proj, sub))
     resp = task.responsibilities(samples).mean(dim=0)

@@ -1,12 +1,26 @@
 """The raw network F and the preconditioning that turns it into a denoiser D or a consistency function f."""
 
+import itertools
 import math
 import os
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import nn
+from torch.func import functional_call
 
-__all__ = ["MLP", "Precond", "scalings", "save_model", "load_model", "FourierEmbedding", "InputFeatures", "EMBEDDINGS"]
+__all__ = [
+    "MLP",
+    "Precond",
+    "scalings",
+    "module_jvp",
+    "save_model",
+    "load_model",
+    "NoiseEmbedding",
+    "FourierEmbedding",
+    "InputFeatures",
+    "EMBEDDINGS",
+]
 
 
 class NoiseEmbedding(nn.Module):
@@ -75,10 +89,7 @@ class MLP(nn.Module):
     embedding: "smooth" (NoiseEmbedding, the default) or "fourier" (FourierEmbedding with `fourier_scale`, whose
     frequencies are drawn from torch's global generator: seed it first).
     x_features, x_scale: Fourier features of the input (InputFeatures); x_features=0 feeds x_in alone, as the original
-    toy repository did. Measured (benchmarks/results/, one-step CD from its EDM teacher, median W1 / noise floor):
-    three_gmm_1D 1.65x -> 1.47x with gap mass 8.1x -> 4.0x its true value; many_modes_1D 6.7x -> 1.7x. They cost on
-    the two-mode tasks' EDM model trained on x0 (uneven_two_gmm_1D 1.47x -> 1.91x; with the batch target of
-    train_edm it is 1.47x with them) and on per-class conditional CD. (Measured with the x0 regression target.)
+    toy repository did.
     """
 
     def __init__(
@@ -139,7 +150,7 @@ class MLP(nn.Module):
 def scalings(sigma, sigma_data, sigma_min=0.0):
     """(c_skip, c_out, c_in, c_noise); with sigma_min = 0 these are exactly EDM's."""
     # Each shared term computed once, and a / b for a float a written as Python evaluates it, b.reciprocal() * a, so
-    # that the same lines run fast and bit-identically on dual numbers (continuous.module_jvp).
+    # that the same lines run fast and bit-identically on dual numbers (module_jvp).
     shifted, norm = sigma - sigma_min, (sigma**2 + sigma_data**2).sqrt()
     c_skip = (shifted**2 + sigma_data**2).reciprocal() * sigma_data**2
     c_out = shifted * sigma_data / norm
@@ -208,6 +219,40 @@ class Precond(nn.Module):
         args = ((c_in * x).reshape(batch, dim).to(dtype), c_noise.reshape(batch).to(dtype))
         F = self.net(*args, labels) if labels is not None else self.net(*args)
         return c_skip * x + c_out * F.reshape(x.shape).to(x.dtype)
+
+
+# Forward-mode JVP of a module: the same numbers as torch.func.jvp(module, primals, tangents) under no_grad, bit for bit
+# (tests/test_continuous.py), by forward-mode AD with dual numbers, and faster here: an input without a tangent would
+# get a PyTorch "efficient zero tensor" whose Python-side shape checks are slow next to this small network. So
+# parameters, buffers and, during the call, the float constants of the preconditioning enter as duals with zero tangents
+# (scalings keeps the bits).
+_CONSTANTS = ("sigma_data", "sigma_min")
+
+
+def module_jvp(module, primals, tangents, fn=None):
+    """(out, its JVP along tangents) for out = module(*primals), or out = fn(call, *primals) where call(*args) runs
+    the module (for a function built around it); computed without grad."""
+    like = primals[0]
+    with torch.no_grad(), fwAD.dual_level():
+        named = itertools.chain(module.named_parameters(), module.named_buffers())
+        state = {name: fwAD.make_dual(t, torch.zeros_like(t)) for name, t in named if t.is_floating_point()}
+        duals = tuple(fwAD.make_dual(p, t) for p, t in zip(primals, tangents))
+        floats = [
+            (m, name, getattr(m, name))
+            for m in module.modules()
+            for name in _CONSTANTS
+            if isinstance(getattr(m, name, None), float)
+        ]
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+        try:
+            for m, name, value in floats:
+                setattr(m, name, fwAD.make_dual(torch.tensor(value, dtype=like.dtype, device=like.device), zero))
+            call = lambda *args: functional_call(module, state, args)  # noqa: E731
+            out, tangent = fwAD.unpack_dual(call(*duals) if fn is None else fn(call, *duals))
+        finally:
+            for m, name, value in floats:
+                setattr(m, name, value)
+    return out, tangent
 
 
 def save_model(model, path):

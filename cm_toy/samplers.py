@@ -4,7 +4,7 @@ import torch
 
 from .schedules import check_sigmas
 
-__all__ = ["euler_step", "heun_step", "euler_sampler", "heun_sampler", "consistency_sampler"]
+__all__ = ["euler_step", "heun_step", "euler_sampler", "heun_sampler", "consistency_sampler", "gaussian_start"]
 
 
 # Probability-flow ODE dx/dsigma = (x - D(x, sigma)) / sigma (Karras et al. 2022, Eq. 4 with sigma(t) = t).
@@ -77,3 +77,10 @@ def consistency_sampler(model, noise, sigmas, *, sigma_min=None, generator=None,
         x = model(x_noisy, tau)
         trajectory += [x_noisy, x]
     return (x, torch.stack(trajectory)) if return_trajectory else x
+
+
+# Where sampling starts: data N(mean, std^2 I) noised to level T is exactly N(mean, (T^2 + std^2) I) (Karras et al.
+# 2022, arXiv 2206.00364, Eq. 1: x_T = x_0 + T n, a sum of independent Gaussians).
+def gaussian_start(noise, T, mean, std):
+    """x_T = mean + sqrt(T^2 + std^2) noise; mean and std broadcast against noise [n, D]."""
+    return mean + (float(T) ** 2 + std**2).sqrt() * noise

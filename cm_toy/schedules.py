@@ -9,6 +9,7 @@ __all__ = [
     "SIGMA_MIN",
     "SIGMA_MAX",
     "karras_sigmas",
+    "sampling_sigmas",
     "sample_lognormal_sigmas",
     "cosine_decay",
     "ema_decay_at",
@@ -47,6 +48,32 @@ def karras_sigmas(num_steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
     ramp = torch.linspace(0, 1, int(num_steps), dtype=torch.float64)
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     return ((hi + ramp * (lo - hi)) ** rho).float()
+
+
+# Multistep consistency sampling levels after sigma_max: geometric over [SAMPLING_SIGMA_LOW, SAMPLING_SIGMA_HIGH] (two
+# steps: 0.55), around the modes' spacing and the data scale, where a step can still move samples between modes. No
+# other bounds win on every task (benchmarks/results/drift.md, "Candidate levels for sampling_sigmas").
+SAMPLING_SIGMA_HIGH = 1.0
+SAMPLING_SIGMA_LOW = 0.3
+
+
+def sampling_sigmas(num_steps, *, sigma_max=SIGMA_MAX, sigma_high=SAMPLING_SIGMA_HIGH, sigma_low=SAMPLING_SIGMA_LOW):
+    """Default levels for multistep consistency sampling: sigma_max, then num_steps - 1 levels spread geometrically
+    over [sigma_low, sigma_high] (for two steps, their geometric mean)."""
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
+    if num_steps == 1:  # one step evaluates f at sigma_max only: sigma_high and sigma_low play no part
+        if not sigma_max > 0:
+            raise ValueError(f"sigma_max must be > 0, got {sigma_max}")
+        return torch.tensor([float(sigma_max)])
+    if not (0 < sigma_low <= sigma_high < sigma_max):
+        raise ValueError(
+            f"need 0 < sigma_low <= sigma_high < sigma_max for {num_steps} steps, got sigma_low="
+            f"{sigma_low}, sigma_high={sigma_high}, sigma_max={sigma_max}"
+        )
+    hi, lo = torch.tensor(float(sigma_high)).log(), torch.tensor(float(sigma_low)).log()
+    rest = (hi + lo) / 2 if num_steps == 2 else torch.linspace(hi, lo, int(num_steps) - 1)
+    return torch.cat([torch.tensor([float(sigma_max)]), rest.exp().reshape(-1)])
 
 
 # EDM training noise distribution: ln sigma ~ N(P_mean, P_std^2) (Karras et al. 2022, Table 1).

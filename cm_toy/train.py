@@ -25,6 +25,7 @@ class TrainResult:
     ema: torch.nn.Module  # their exponential moving average, the weights to sample with
     losses: list = field(default_factory=list)  # mean loss at every step
     seconds: float = 0.0  # wall-clock training time
+    pretrain_seconds: float = 0.0  # time spent first training the EDM model a recipe starts from, if it did
 
 
 def train(
@@ -36,7 +37,6 @@ def train(
     batch_size=1024,
     lr=1e-3,
     ema_decay=0.999,
-    target=None,
     target_decay=None,
     lr_schedule=None,
     conditional=False,
@@ -47,17 +47,18 @@ def train(
 ):
     """Minimise loss_fn over fresh batches of the task with Adam; returns a TrainResult.
 
-    target / target_decay: a module the loss reads (for example a consistency target network) and its EMA decay as a
-    function of the step; the loop updates it after every optimiser step. lr_schedule(step) multiplies lr.
+    target_decay: a number or a function of the step; given, the loop keeps a target network, a copy of the model
+    updated as its EMA with that decay after every optimiser step, and passes it to the loss as target=.
+    lr_schedule(step) multiplies lr.
     conditional: pass component labels to the loss, replaced by the "no label" class with probability label_dropout.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got steps={steps}, batch_size={batch_size}")
-    if (target is None) != (target_decay is None):
-        raise ValueError("give target and target_decay together, or neither")
     device = next(model.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
     ema = copy.deepcopy(model).requires_grad_(False)
+    target = None if target_decay is None else copy.deepcopy(model).requires_grad_(False)
+    extra = {} if target is None else dict(target=target)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses, start = [], time.perf_counter()
     bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=0.5)
@@ -69,7 +70,7 @@ def train(
             labels = torch.where(drop, task.num_components, labels)
         else:
             x0 = task.sample(batch_size, generator)
-        loss = loss_fn(model, x0, step=step, generator=generator, labels=labels).mean()
+        loss = loss_fn(model, x0, step=step, generator=generator, labels=labels, **extra).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training diverged: loss is {loss.item()} at step {step}")
         for group in optimizer.param_groups:
@@ -79,7 +80,7 @@ def train(
         optimizer.step()
         ema_update(ema, model, ema_decay_at(step, ema_decay))
         if target is not None:
-            ema_update(target, model, target_decay(step))
+            ema_update(target, model, target_decay(step) if callable(target_decay) else target_decay)
         losses.append(loss.item())
         if step % 100 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")

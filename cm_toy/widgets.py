@@ -4,8 +4,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .consistency import sample_consistency
 from .data import get_dataset
+from .drift import GRIDS, ORIGINAL, multistep_grid
+from .edm import sample_edm
+from .exact import exact_consistency
+from .guidance import class_prior_sample, exact_guided_denoiser, sample_labels
+from .metrics import evaluate
 from .plots import plot_classes, plot_curves, plot_density, plot_scatter
+from .samplers import heun_sampler
+from .schedules import karras_sigmas
 
 __all__ = [
     "denoiser_figure",
@@ -63,16 +71,14 @@ def explore_denoiser(task, model=None, *, sigma_min=0.002, sigma_max=80.0):
     return widgets.interact(lambda sigma: plt.show(denoiser_figure(task, sigma, model)), sigma=slider)
 
 
-def consistency_figure(task, sigma, models=None, *, sigma_min=0.002, num=400, num_steps=128):
+def consistency_figure(task, sigma, models=None, *, sigma_min=0.002, num=400):
     """Two panels at one noise level sigma: the exact consistency function f*(x, sigma) and learned ones over the
     typical range of x ~ p_sigma, and their signed errors f - f* (positive on the right = pushing samples outward)."""
-    from .consistency import exact_consistency
-
     task = get_dataset(task)
     spread = float((task.std() ** 2 + sigma**2).sqrt().max())
     center = float(task.mean()[0])
     x = torch.linspace(center - 3 * spread, center + 3 * spread, num)[:, None]
-    exact = exact_consistency(task, x.double(), sigma, sigma_min=sigma_min, num_steps=num_steps).float()
+    exact = exact_consistency(task, x.double(), sigma, sigma_min=sigma_min).float()
     curves, errors = {"exact f*(x, σ)": exact}, {}
     for name, model in (models or {}).items():
         with torch.no_grad():
@@ -116,8 +122,6 @@ def explore_consistency(task, models=None, *, sigma_min=0.002, sigma_max=80.0):
 
 def multistep_figure(task, models, num_steps, *, n=10_000, seed=0, num=400):
     """Histograms of multistep consistency samples (default sigmas) of each model against the target density."""
-    from .consistency import sample_consistency
-
     task = get_dataset(task)
     lo = float((task.means[:, 0] - 4 * task.stds).min())
     hi = float((task.means[:, 0] + 4 * task.stds).max())
@@ -138,12 +142,11 @@ def explore_multistep(task, models, *, max_steps=8):
     return widgets.interact(lambda steps: plt.show(multistep_figure(task, models, steps)), steps=slider)
 
 
-def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, n=10_000, seed=0, num=400):
-    """Histograms of multistep samples from each consistency function (name -> model or cm_toy.drift.exact_f) over the
-    chosen grid of cm_toy.drift.multistep_grid (levels from 1 down, the original setting), against the target."""
-    from .drift import multistep_grid, sample_multistep
-    from .metrics import evaluate
-
+def drift_figure(
+    task, functions, num_steps, grid="linear", *, start_std=ORIGINAL["start_std"], n=10_000, seed=0, num=400
+):
+    """Histograms of multistep samples from each consistency function (name -> model or cm_toy.ExactConsistency) over
+    the chosen grid of cm_toy.drift.multistep_grid (levels from 1 down, the original setting), against the target."""
     task = get_dataset(task)
     lo = float((task.means[:, 0] - 6 * task.stds).min()) - 3  # wide: drifting samples land far outside the modes
     hi = float((task.means[:, 0] + 6 * task.stds).max()) + 3
@@ -151,7 +154,7 @@ def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, 
     fig, axes = plt.subplots(1, len(functions), figsize=(4.5 * len(functions), 3.3), squeeze=False)
     for ax, (name, f) in zip(axes[0], functions.items()):
         sigmas = multistep_grid(grid, num_steps, f.sigma_min)
-        samples = sample_multistep(f, n, sigmas, start_scale=start_scale, seed=seed)
+        samples = sample_consistency(f, n, sigmas=sigmas, data_std=start_std, seed=seed)
         m = evaluate(samples, task)
         plot_density(
             x,
@@ -167,8 +170,6 @@ def drift_figure(task, functions, num_steps, grid="linear", *, start_scale=1.5, 
 def explore_drift(task, functions, *, max_steps=19, n=4000):
     """Sliders over the number of steps and the grid, redrawing drift_figure."""
     import ipywidgets as widgets
-
-    from .drift import GRIDS
 
     steps = widgets.IntSlider(value=4, min=1, max=max_steps, description="steps", continuous_update=False)
     grid = widgets.Dropdown(options=GRIDS, value="linear", description="grid")
@@ -210,11 +211,6 @@ def explore_noisy_2d(task, *, sigma_min=0.01, sigma_max=10.0):
 def guidance_figure(task, guidance, model=None, *, n=3000, num_steps=24, seed=0, lim=3.0):
     """Class-conditional samples of a 1D task under classifier-free guidance strength w: the exact guided PF-ODE
     (left) and, if given, a conditional EDM model (right), over each class's exact weighted density."""
-    from .edm import sample_edm
-    from .guidance import class_prior_sample, exact_guided_denoiser, sample_labels
-    from .samplers import heun_sampler
-    from .schedules import karras_sigmas
-
     task = get_dataset(task)
     labels = sample_labels(task, n, seed=seed)
     noise = torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))

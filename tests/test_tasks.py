@@ -5,7 +5,7 @@ import torch
 
 import cm_toy
 from cm_toy import evaluate, get_dataset, noise_floor
-from cm_toy.metrics import _grid, _projected, _slices, wasserstein1
+from cm_toy.metrics import cdf_grid, projected, slice_directions, wasserstein1
 
 NEW_1D = ["many_modes_1D", "wide_narrow_1D", "rare_far_1D"]
 NEW_2D = ["ring8_2D", "grid25_2D"]
@@ -49,7 +49,7 @@ def test_2d_denoiser_is_tweedie_of_the_exact_log_density(sigma):
 
 
 def _w1_dense_trapezoid(samples, task):
-    x = _grid(task, samples, num=400_001)
+    x = cdf_grid(task, samples, num=400_001)
     sorted_samples = samples[:, 0].double().sort().values
     F_n = torch.searchsorted(sorted_samples, x[:, 0], right=True).double() / len(sorted_samples)
     return torch.trapezoid((F_n - task.cdf(x)).abs(), x[:, 0]).item()
@@ -61,7 +61,7 @@ def test_w1_in_closed_form_agrees_with_a_dense_trapezoid(name):
     # 25-component 2D task); a 400,001-point trapezoid is the slow reference.
     task = get_dataset(name)
     if task.dim > 1:
-        task = _projected(task, _slices(task)[3][:, None])
+        task = projected(task, slice_directions(task)[3][:, None])
     x = task.sample(3_000, torch.Generator().manual_seed(1)) * 1.05 + 0.02
     assert wasserstein1(x, task) == pytest.approx(_w1_dense_trapezoid(x, task), abs=2e-6)
 
@@ -70,7 +70,7 @@ def test_sliced_w1_sees_a_shift_in_2d():
     task = get_dataset("ring8_2D")
     x = task.sample(5_000, torch.Generator().manual_seed(0))
     shift = torch.tensor([[0.3, -0.1]])
-    expected = (_slices(task) @ shift[0].double()).abs().mean().item()  # each slice moves by |u . shift|
+    expected = (slice_directions(task) @ shift[0].double()).abs().mean().item()  # each slice moves by |u . shift|
     floor = noise_floor(task, 5_000, num_draws=5)["w1"]
     assert evaluate(x + shift, task)["w1"] == pytest.approx(expected, abs=2 * floor)
     assert evaluate(x, task)["w1"] < 2 * floor
