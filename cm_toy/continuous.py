@@ -23,14 +23,8 @@ from .schedules import SIGMA_MAX, SIGMA_MIN, cosine_decay
 from .train import train
 from .trigflow import lognormal, train_scm
 
-__all__ = [
-    "ct_tangent",
-    "continuous_ct_loss",
-    "train_continuous_song2023",
-    "train_damped",
-    "train_continuous_ct",
-    "RECIPES",
-]
+__all__ = ["ct_tangent", "continuous_ct_loss", "train_continuous_song2023", "train_damped", "train_continuous_ct"]
+__all__ += ["RECIPES"]
 
 
 # The tangent of f along the one-sample PF-ODE (Song et al. 2023, arXiv 2303.01469, Sec. 6 and Appendix B.2):

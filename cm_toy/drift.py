@@ -13,17 +13,8 @@ from .networks import MLP, Precond
 from .schedules import cosine_decay, karras_sigmas, sampling_sigmas, song2023_num_scales
 from .train import train
 
-__all__ = [
-    "ORIGINAL",
-    "GRIDS",
-    "multistep_grid",
-    "mode_positions",
-    "linear_sigmas",
-    "original_model",
-    "train_original",
-    "bias_profile",
-    "contraction_profile",
-]
+__all__ = ["ORIGINAL", "GRIDS", "multistep_grid", "mode_positions", "linear_sigmas", "original_model", "train_original"]
+__all__ += ["bias_profile", "contraction_profile"]
 
 # The original repository's settings (mbreuss/consistency_models_toy_task, cm_main.py and cm/cm.py at c5ecf25):
 # sigma range [0.05, 1], sigma_data 0.5, a fixed Karras grid of 100 levels for CT, target EMA 0.95, plain MSE,
@@ -128,13 +119,12 @@ def train_original(
     progress=True,
 ):
     """Consistency training (Song et al. 2023, Algorithm 3, squared L2) in the original's setting; every setting can
-    be changed one at a time. Returns the EMA model with `.history`.
+    be changed one at a time. Returns a TrainResult.
 
     num_scales: the fixed number of levels N (the original: 100); curriculum=True grows N from s0 to num_scales with
     Song et al.'s N(k) (Appendix C) instead. target_decay: the target network's EMA mu (0: the student under
     stop-gradient). teacher: None for CT; a denoiser D(x, sigma [B, 1]) for distillation (Algorithm 2) on the same grid.
     pretrain_steps > 0 first trains the same network as an EDM denoiser (the original's diffusion pretraining).
-    Returns a TrainResult.
     """
     task = get_dataset(task)
     model = original_model(

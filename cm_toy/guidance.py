@@ -20,13 +20,7 @@ from .metrics import evaluate
 from .samplers import gaussian_start
 from .schedules import SIGMA_MAX
 
-__all__ = [
-    "Guided",
-    "exact_guided_denoiser",
-    "sample_labels",
-    "class_prior_sample",
-    "class_metrics",
-]
+__all__ = ["Guided", "exact_guided_denoiser", "sample_labels", "class_prior_sample", "class_metrics"]
 
 
 def _labels(labels, n, num_classes, device):

@@ -6,20 +6,8 @@ import torch
 from .samplers import heun_step
 from .schedules import consistency_sigmas, ect_r, lognormal_interval_probs, sample_lognormal_sigmas
 
-__all__ = [
-    "edm_loss",
-    "squared_l2",
-    "pseudo_huber",
-    "batch_denoiser",
-    "binned_reference",
-    "batch_target",
-    "sample_intervals",
-    "teacher_walk",
-    "cd_loss",
-    "ct_loss",
-    "ict_loss",
-    "ect_loss",
-]
+__all__ = ["edm_loss", "squared_l2", "pseudo_huber", "batch_denoiser", "binned_reference", "batch_target"]
+__all__ += ["sample_intervals", "teacher_walk", "cd_loss", "ct_loss", "ict_loss", "ect_loss"]
 
 
 def _call(model, x, sigma, labels):

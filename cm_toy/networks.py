@@ -9,18 +9,8 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 from torch.func import functional_call
 
-__all__ = [
-    "MLP",
-    "Precond",
-    "scalings",
-    "module_jvp",
-    "save_model",
-    "load_model",
-    "NoiseEmbedding",
-    "FourierEmbedding",
-    "InputFeatures",
-    "EMBEDDINGS",
-]
+__all__ = ["MLP", "Precond", "scalings", "module_jvp", "save_model", "load_model", "NoiseEmbedding", "FourierEmbedding"]
+__all__ += ["InputFeatures", "EMBEDDINGS"]
 
 
 class NoiseEmbedding(nn.Module):

@@ -4,17 +4,8 @@ figure; none samples, trains or evaluates anything."""
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = [
-    "plot_density",
-    "plot_trajectories",
-    "plot_sampling",
-    "plot_losses",
-    "plot_curves",
-    "plot_scatter",
-    "plot_floor_ratio",
-    "plot_trajectories_2d",
-    "plot_classes",
-]
+__all__ = ["plot_density", "plot_trajectories", "plot_sampling", "plot_losses", "plot_curves", "plot_scatter"]
+__all__ += ["plot_floor_ratio", "plot_trajectories_2d", "plot_classes"]
 
 
 def _np(a):

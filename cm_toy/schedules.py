@@ -4,23 +4,9 @@ import math
 
 import torch
 
-__all__ = [
-    "SIGMA_DATA",
-    "SIGMA_MIN",
-    "SIGMA_MAX",
-    "karras_sigmas",
-    "sampling_sigmas",
-    "sample_lognormal_sigmas",
-    "cosine_decay",
-    "ema_decay_at",
-    "check_sigmas",
-    "consistency_sigmas",
-    "song2023_num_scales",
-    "song2023_target_decay",
-    "ict_num_scales",
-    "lognormal_interval_probs",
-    "ect_r",
-]
+__all__ = ["SIGMA_DATA", "SIGMA_MIN", "SIGMA_MAX", "karras_sigmas", "sampling_sigmas", "sample_lognormal_sigmas"]
+__all__ += ["cosine_decay", "ema_decay_at", "check_sigmas", "consistency_sigmas", "song2023_num_scales"]
+__all__ += ["song2023_target_decay", "ict_num_scales", "lognormal_interval_probs", "ect_r"]
 
 
 # Noise range and data scale for every toy task. The tasks' standard deviations lie between 0.2 and 1.5 and their

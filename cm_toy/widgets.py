@@ -15,20 +15,9 @@ from .plots import plot_classes, plot_curves, plot_density, plot_scatter
 from .samplers import heun_sampler
 from .schedules import karras_sigmas
 
-__all__ = [
-    "denoiser_figure",
-    "explore_denoiser",
-    "consistency_figure",
-    "explore_consistency",
-    "multistep_figure",
-    "explore_multistep",
-    "drift_figure",
-    "explore_drift",
-    "noisy_2d_figure",
-    "explore_noisy_2d",
-    "guidance_figure",
-    "explore_guidance",
-]
+__all__ = ["denoiser_figure", "explore_denoiser", "consistency_figure", "explore_consistency", "multistep_figure"]
+__all__ += ["explore_multistep", "drift_figure", "explore_drift", "noisy_2d_figure", "explore_noisy_2d"]
+__all__ += ["guidance_figure", "explore_guidance"]
 
 
 def denoiser_figure(task, sigma, model=None, *, lim=4.0, num=400):
