@@ -19,7 +19,7 @@ __all__ = ["train_edm", "sample_edm", "pretrained"]
 # regresses on the batch's estimate of E[x0 | x], a target of far less variance than x0 itself. CD students of such
 # teachers score better on the multimodal tasks (benchmarks/results/consistency.md, rows "CD, EDM teacher trained on
 # x0"). It costs extra time per step (losses.REFERENCE_SIZE). Conditional training uses it too, each labelled point
-# explained by its own class only (losses._reference_target).
+# explained by its own class only (losses.batch_target).
 def train_edm(
     task,
     *,
