@@ -4,13 +4,26 @@ import pytest
 import torch
 
 import cm_toy
-from cm_toy import Guided, class_metrics, exact_guided_denoiser, get_dataset
+from cm_toy import Guided, class_metrics, exact_guided_denoiser, get_dataset, sample_consistency
+from cm_toy.guidance import class_prior_sample
+from cm_toy.samplers import consistency_sampler
 
 
 @pytest.fixture(scope="module")
-def model():
+def trained():
     torch.set_num_threads(1)
     return cm_toy.train_edm("three_gmm_1D", steps=300, batch_size=512, conditional=True, progress=False)
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    return trained.ema
+
+
+@pytest.fixture(scope="module")
+def cd(model):
+    torch.set_num_threads(1)
+    return cm_toy.train_cd_conditional("three_gmm_1D", model, guidance=1.0, steps=200, progress=False).ema
 
 
 def test_exact_conditional_denoiser_is_the_component_denoiser():
@@ -61,7 +74,7 @@ def test_the_class_aware_start_removes_the_prior_offset():
     for k in range(3):
         mu, s = task.means[k, 0].item(), task.stds[k].item()
         old = class_metrics(cm_toy.heun_sampler(exact_guided_denoiser(task, k), noise, sigmas), k, task)
-        start = cm_toy.class_prior_sample(task, k, noise, 80.0)
+        start = class_prior_sample(task, k, noise, 80.0)
         x = cm_toy.heun_sampler(exact_guided_denoiser(task, k), start / 80.0, sigmas)
         assert (x - (mu + s * noise)).abs().mean() < 1.5e-3  # Heun discretisation error only
         new = class_metrics(x, k, task)
@@ -76,14 +89,14 @@ def test_class_prior_sample_is_the_noisy_class():
     task = get_dataset("ring8_2D")
     T, k = 2.0, 3  # a small T, so that s_k^2 matters against T^2
     noise = torch.randn(200_000, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    x = cm_toy.class_prior_sample(task, k, noise, T)
+    x = class_prior_sample(task, k, noise, T)
     assert torch.allclose(x.mean(0), task.means[k], atol=0.02)
     assert torch.allclose(x.var(0), task.stds[k] ** 2 + T**2 + torch.zeros(2, dtype=torch.float64), rtol=0.01)
     exact = x[:, 0].sort().values[::1000] - task.means[k, 0]  # quantiles against the closed-form N(mu, s^2 + T^2)
     z = torch.distributions.Normal(0.0, (task.stds[k] ** 2 + T**2).sqrt())
     assert (z.cdf(exact) - torch.linspace(0, 1, 201)[:200].double()).abs().max() < 0.01
     labels = torch.tensor([k, 8, 0, 8])  # "no label" rows start from N(0, T^2), the unconditional start
-    y = cm_toy.class_prior_sample(task, labels, noise[:4], T)
+    y = class_prior_sample(task, labels, noise[:4], T)
     assert torch.equal(y[labels == 8], T * noise[:4][labels == 8])
 
 
@@ -98,7 +111,7 @@ def test_conditional_models_store_their_classes_and_start_from_them(model, tmp_p
     sigmas = torch.cat([cm_toy.karras_sigmas(8, 0.002, 80.0, 7.0), torch.zeros(1)])
     noise = torch.randn(100, 1, generator=torch.Generator().manual_seed(3))
     guided = Guided(model, labels, n=100)
-    start = cm_toy.class_prior_sample(task, labels, noise, 80.0) / 80.0
+    start = class_prior_sample(task, labels, noise, 80.0) / 80.0
     assert torch.allclose(
         cm_toy.sample_edm(model, 100, num_steps=8, labels=labels, seed=3),
         cm_toy.heun_sampler(guided, start, sigmas),
@@ -115,17 +128,17 @@ def test_class_prior_bad_input_gives_clear_errors(model):
     task = get_dataset("three_gmm_1D")
     noise = torch.randn(10, 1)
     with pytest.raises(ValueError, match="labels must be integers in 0..2"):
-        cm_toy.class_prior_sample(task, 4, noise)
+        class_prior_sample(task, 4, noise)
     with pytest.raises(ValueError, match="labels must be integers in 0..2"):
-        cm_toy.class_prior_sample(task, -1, noise)
+        class_prior_sample(task, -1, noise)
     with pytest.raises(ValueError, match="one label per sample"):
-        cm_toy.class_prior_sample(task, torch.zeros(3, dtype=torch.long), noise)
+        class_prior_sample(task, torch.zeros(3, dtype=torch.long), noise)
     with pytest.raises(ValueError, match="labels must be integers"):
-        cm_toy.class_prior_sample(task, torch.zeros(10), noise)  # float labels
+        class_prior_sample(task, torch.zeros(10), noise)  # float labels
     with pytest.raises(ValueError, match="sigma_max must be > 0"):
-        cm_toy.class_prior_sample(task, 0, noise, 0.0)
+        class_prior_sample(task, 0, noise, 0.0)
     with pytest.raises(ValueError, match="unknown task"):
-        cm_toy.class_prior_sample("no_such_task", 0, noise)
+        class_prior_sample("no_such_task", 0, noise)
     bare = cm_toy.Precond(cm_toy.MLP(num_classes=3, hidden=8, depth=1))  # conditional, but knows no classes
     with pytest.raises(ValueError, match="does not store its classes.*class_prior=False"):
         cm_toy.sample_edm(bare, 10, num_steps=2, labels=0)
@@ -150,9 +163,9 @@ def test_exact_guidance_sharpens_the_middle_class():
     assert stds[0] > stds[1] > stds[2]
 
 
-def test_conditional_edm_keeps_its_labels(model):
+def test_conditional_edm_keeps_its_labels(trained, model):
     task = get_dataset("three_gmm_1D")
-    assert model.net.num_classes == 3 and model.history.losses[-1] < model.history.losses[0]
+    assert model.net.num_classes == 3 and trained.losses[-1] < trained.losses[0]
     for k in range(3):
         x = cm_toy.sample_edm(model, 500, num_steps=16, labels=k)
         assert class_metrics(x, k, task)["on_class"] > 0.9
@@ -167,20 +180,20 @@ def test_guided_sampling_matches_a_manual_guided_denoiser(model):
     zero = torch.zeros(200, dtype=torch.long)
     manual = lambda x, s: model(x, s, zero) + 2.0 * (model(x, s, zero) - model(x, s, null))
     noise = torch.randn(200, 1, generator=torch.Generator().manual_seed(3))
-    noise = cm_toy.class_prior_sample("three_gmm_1D", 0, noise, 80.0) / 80.0  # guided sampling starts from the class
+    noise = class_prior_sample("three_gmm_1D", 0, noise, 80.0) / 80.0  # guided sampling starts from the class
     sigmas = torch.cat([cm_toy.karras_sigmas(8, 0.002, 80.0, 7.0), torch.zeros(1)])
     assert torch.allclose(x, cm_toy.heun_sampler(manual, noise, sigmas), atol=1e-5)
 
 
 def test_unconditional_defaults_are_unchanged():
-    a = cm_toy.train_edm("two_gmm_1D", steps=20, progress=False)
+    a = cm_toy.train_edm("two_gmm_1D", steps=20, progress=False).ema
     assert a.net.num_classes == 0
     x = cm_toy.sample_edm(a, 100, num_steps=4)
     assert torch.equal(x, cm_toy.sample_edm(a, 100, num_steps=4, labels=None, guidance=0.0))
 
 
 def test_bad_labels_and_models_give_clear_errors(model):
-    plain = cm_toy.train_edm("two_gmm_1D", steps=5, progress=False)
+    plain = cm_toy.train_edm("two_gmm_1D", steps=5, progress=False).ema
     with pytest.raises(ValueError, match="not class-conditional"):
         cm_toy.sample_edm(plain, 10, labels=0)
     with pytest.raises(ValueError, match="labels must be integers in 0..2"):
@@ -193,23 +206,49 @@ def test_bad_labels_and_models_give_clear_errors(model):
         cm_toy.train_cd_conditional("three_gmm_1D", plain, steps=2, progress=False)
 
 
-def test_conditional_cd_with_a_guided_teacher_runs_and_keeps_labels(model):
+def test_conditional_cd_with_a_guided_teacher_runs_and_keeps_labels(cd):
     task = get_dataset("three_gmm_1D")
-    cd = cm_toy.train_cd_conditional(task, model, guidance=1.0, steps=200, progress=False)
     assert cd.is_consistency and cd.net.num_classes == 3
     assert torch.equal(cd.class_means, task.means.float())  # the student stores the classes too
     for k in (0, 2):
-        x = cm_toy.sample_consistency_conditional(cd, 500, k)
+        x = sample_consistency(cd, 500, labels=k)
         assert torch.isfinite(x).all() and class_metrics(x, k, task)["on_class"] > 0.9
     # One step from the class-aware start is f(x_T, T, k) at x_T = class_prior_sample(...); class_prior=False: T z.
     noise = torch.randn(500, 1, generator=torch.Generator().manual_seed(0))
     labels = torch.full((500,), 2)
-    start = cm_toy.class_prior_sample(task, 2, noise, 80.0)
+    start = class_prior_sample(task, 2, noise, 80.0)
     assert torch.allclose(x, cd(start, 80.0, labels), atol=1e-5)
     assert torch.allclose(
-        cm_toy.sample_consistency_conditional(cd, 500, 2, class_prior=False), cd(80.0 * noise, 80.0, labels), atol=1e-5
+        sample_consistency(cd, 500, labels=2, class_prior=False), cd(80.0 * noise, 80.0, labels), atol=1e-5
     )
     x = torch.randn(8, 1)
     assert torch.equal(cd(x, cd.sigma_min, torch.zeros(8, dtype=torch.long)), x)  # f(x, sigma_min, c) = x
     with pytest.raises(ValueError, match="distill it"):
         Guided(cd, 0, guidance=1.0)
+
+
+def test_sample_consistency_with_labels_is_algorithm_1_with_the_labels_bound(cd):
+    # Several steps, one label per sample ("no label", 3, included): Algorithm 1 on f(., ., labels) from the
+    # class-aware start, with the noise sample_consistency draws for the seed; "no label" rows start at T z.
+    task, n = get_dataset("three_gmm_1D"), 300
+    labels = torch.tensor([0, 1, 2, 3]).repeat(n // 4)
+    sigmas = cm_toy.sampling_sigmas(3)
+    x, trajectory = sample_consistency(cd, n, num_steps=3, labels=labels, seed=7, return_trajectory=True)
+    generator = torch.Generator().manual_seed(7)
+    noise = torch.randn(n, 1, generator=generator)
+    start = class_prior_sample(task, labels, noise, 80.0) / 80.0
+    bound = Guided(cd, labels, n=n)
+    expected, path = consistency_sampler(bound, start, sigmas, generator=generator, return_trajectory=True)
+    assert torch.equal(x, expected) and torch.equal(trajectory, path) and trajectory.shape == (6, n, 1)
+    assert torch.equal(trajectory[0][labels == 3], 80.0 * noise[labels == 3])
+    # labels=None samples the model unconditionally: its "no label" class from N(0, T^2), as an unconditional model.
+    null = torch.full((n,), 3)
+    assert torch.equal(sample_consistency(cd, n, seed=7), sample_consistency(cd, n, labels=null, seed=7))
+    # data_mean and data_std set the unconditional start; with labels the start is the classes' (class_prior).
+    for start_kw in (dict(data_mean=1.0), dict(data_std=0.5)):
+        with pytest.raises(ValueError, match="data_mean and data_std set the unconditional start; with labels"):
+            sample_consistency(cd, 10, labels=0, **start_kw)
+    with pytest.raises(ValueError, match="labels must be integers in 0..2"):
+        sample_consistency(cd, 10, labels=5)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        sample_consistency(cm_toy.consistency_model(1), 10, labels=0)

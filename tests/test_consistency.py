@@ -174,10 +174,17 @@ def test_sampling_sigmas_and_bad_sigmas():
         sample_consistency(model, 7, num_steps=0)
     with pytest.raises(TypeError, match="consistency model"):
         sample_consistency(Precond(MLP()), 7)
+    with pytest.raises(TypeError, match="sigma_min > 0 and dim"):
+        sample_consistency(lambda x, sigma: x, 7)  # a plain function: no sigma_min, no dim
 
 
 def test_bad_teachers_and_recipes():
-    with pytest.raises(ValueError, match="valid choices: pool, batch, song2023, ict, ect"):
+    ct = cm_toy.ct
+    expected = dict(
+        pool=ct.train_ct_pool, batch=ct.train_ct_batch, song2023=ct.train_song2023, ict=ct.train_ict, ect=ct.train_ect
+    )
+    assert ct.RECIPES == expected
+    with pytest.raises(ValueError, match="unknown recipe 'ctm'; valid choices: pool, batch, song2023, ict, ect"):
         cm_toy.train_ct("two_gmm_1D", recipe="ctm")
     with pytest.raises(TypeError, match=r"D\(x"):
         cm_toy.train_cd("two_gmm_1D", lambda x: x, steps=1)
@@ -191,25 +198,31 @@ def test_bad_teachers_and_recipes():
         cm_toy.train_ct("two_gmm_1D", recipe="ict", no_such_option=1)
     with pytest.raises(ValueError, match="pool_size"):
         cm_toy.train_ct("two_gmm_1D", pool_size=0, steps=1)
+    with pytest.raises(ValueError, match="ECT starts from an EDM model: give init or edm_steps >= 1"):
+        cm_toy.train_ct("two_gmm_1D", recipe="ect", edm_steps=0, steps=1, progress=False)
 
 
-@pytest.mark.parametrize("recipe", cm_toy.RECIPES)
+@pytest.mark.parametrize("recipe", cm_toy.ct.RECIPES)
 def test_smoke_training_of_each_recipe(recipe):
-    edm = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False)
+    edm = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False).ema
     kw = dict(init=edm) if recipe == "ect" else dict(pool_size=4096) if recipe == "pool" else {}
-    model = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
-    assert model.is_consistency and len(model.history.losses) == 60
+    result = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
+    model = result.ema
+    assert model.is_consistency and len(result.losses) == 60 and result.pretrain_seconds == 0.0
     x = sample_consistency(model, 100, num_steps=2)
     assert torch.isfinite(x).all()
-    again = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
-    assert torch.equal(sample_consistency(again, 100), sample_consistency(model, 100))  # same seed, same model
+    # train_ct calls the recipe's own function: called directly with the same seed, it gives the same model
+    again = cm_toy.ct.RECIPES[recipe]("two_gmm_1D", steps=60, batch_size=64, progress=False, **kw).ema
+    assert torch.equal(sample_consistency(again, 100), sample_consistency(model, 100))
 
 
 @pytest.mark.parametrize("teacher", ["exact", "edm"])
 def test_smoke_training_of_cd(teacher):
-    teacher = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False) if teacher == "edm" else "exact"
-    model = cm_toy.train_cd("two_gmm_1D", teacher, steps=60, batch_size=64, progress=False)
-    assert model.is_consistency and len(model.history.losses) == 60
+    if teacher == "edm":
+        teacher = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False).ema
+    result = cm_toy.train_cd("two_gmm_1D", teacher, steps=60, batch_size=64, progress=False)
+    model = result.ema
+    assert model.is_consistency and len(result.losses) == 60
     assert sample_consistency(model, 100).shape == (100, 1)
 
 
@@ -226,35 +239,68 @@ def test_one_step_sampling_sigmas_need_no_multistep_levels():
 
 
 def test_train_cd_rejects_a_size_that_the_teacher_init_cannot_have():
-    edm = cm_toy.train_edm("two_gmm_1D", steps=5, batch_size=16, hidden=32, depth=2, progress=False)
+    edm = cm_toy.train_edm("two_gmm_1D", steps=5, batch_size=16, hidden=32, depth=2, progress=False).ema
     with pytest.raises(ValueError, match="hidden=64, depth=None conflict with the init network's hidden=32"):
         cm_toy.train_cd("two_gmm_1D", edm, hidden=64, steps=1, progress=False)
     with pytest.raises(ValueError, match="depth=3 conflict"):
         cm_toy.train_cd("two_gmm_1D", edm, depth=3, steps=1, progress=False)
     # Matching (or omitted) sizes start from the teacher; init=None honours any size.
-    same = cm_toy.train_cd("two_gmm_1D", edm, hidden=32, depth=2, steps=2, batch_size=16, progress=False)
+    same = cm_toy.train_cd("two_gmm_1D", edm, hidden=32, depth=2, steps=2, batch_size=16, progress=False).ema
     assert (same.net.hidden, same.net.depth) == (32, 2)
-    fresh = cm_toy.train_cd("two_gmm_1D", edm, init=None, hidden=16, depth=1, steps=2, batch_size=16, progress=False)
+    fresh = cm_toy.train_cd(
+        "two_gmm_1D", edm, init=None, hidden=16, depth=1, steps=2, batch_size=16, progress=False
+    ).ema
     assert (fresh.net.hidden, fresh.net.depth) == (16, 1)
-    default = cm_toy.train_cd("two_gmm_1D", "exact", steps=2, batch_size=16, progress=False)
+    default = cm_toy.train_cd("two_gmm_1D", "exact", steps=2, batch_size=16, progress=False).ema
     assert (default.net.hidden, default.net.depth) == (128, 3)
 
 
-def test_sample_exact_consistency_follows_the_task_with_sample_consistencys_noise(gaussian):
+def test_sampling_the_exact_consistency_function_follows_the_task_with_sample_consistencys_noise(gaussian):
     # One step is f*(sigma_max z) with the z that sample_consistency draws for the same seed: on the single Gaussian,
     # the closed form of f* applied to that z.
     z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(3))
-    got = cm_toy.sample_exact_consistency(gaussian, 2000, seed=3)
+    got = sample_consistency(ExactConsistency(gaussian), 2000, seed=3)
     assert (got - f_star(80.0 * z, 80.0)).abs().max() < 1e-3
+    # ExactConsistency(task, sigma_min=s) is f* down to s: f*(x, T) = MU + (x - MU) sqrt(S^2 + s^2) / sqrt(S^2 + T^2).
+    f = ExactConsistency(gaussian, sigma_min=0.05)
+    assert f.sigma_min == 0.05 and f.dim == 1
+    expected = MU + (80.0 * z - MU) * math.sqrt(S**2 + 0.05**2) / math.sqrt(S**2 + 80.0**2)
+    assert (sample_consistency(f, 2000, seed=3) - expected).abs().max() < 1e-3
+    with pytest.raises(ValueError, match="sigma_min"):
+        sample_consistency(f, 10, sigmas=[1.0, 0.01])  # below this f's sigma_min
     # One and two steps of the exact function sample the task itself: KS within its 99.9% band for n = 20,000 draws.
     task = get_dataset("three_gmm_1D")
     for num_steps in (1, 2):
-        samples = cm_toy.sample_exact_consistency(task, 20_000, num_steps=num_steps, seed=1)
+        samples = sample_consistency(ExactConsistency(task), 20_000, num_steps=num_steps, seed=1)
         assert cm_toy.evaluate(samples, task)["ks"] < 1.95 / math.sqrt(20_000)
     with pytest.raises(ValueError, match="num_steps must be an integer >= 1"):
-        cm_toy.sample_exact_consistency(task, 10, num_steps=0)
+        sample_consistency(ExactConsistency(task), 10, num_steps=0)
     with pytest.raises(ValueError, match="decreasing"):
-        cm_toy.sample_exact_consistency(task, 10, sigmas=[1.0, 5.0])
+        sample_consistency(ExactConsistency(task), 10, sigmas=[1.0, 5.0])
+
+
+class GaussianFStar:
+    """f* of single_gaussian_1D as a plain callable with sigma_min and dim (no module, no parameters)."""
+
+    sigma_min, dim = SIGMA_MIN, 1
+
+    def __call__(self, x, sigma):
+        return f_star(x, sigma)
+
+
+def test_sample_consistency_takes_any_f_with_sigma_min_and_dim(gaussian):
+    # Algorithm 1 itself, run with the noise sample_consistency draws for the seed: the same samples, the same
+    # trajectory (the noisy input and the output of every step).
+    f, sigmas, n = GaussianFStar(), torch.tensor([80.0, 1.0, 0.3]), 3000
+    x, trajectory = sample_consistency(f, n, sigmas=sigmas, seed=4, return_trajectory=True)
+    generator = torch.Generator().manual_seed(4)
+    noise = torch.randn(n, 1, generator=generator)
+    expected, path = consistency_sampler(f, noise, sigmas, generator=generator, return_trajectory=True)
+    assert torch.equal(x, expected) and torch.equal(trajectory, path) and trajectory.shape == (6, n, 1)
+    assert torch.equal(trajectory[0], 80.0 * noise)
+    # A perfect f samples the task at every step (KS within its 99.9% band), and ExactConsistency is that f.
+    assert cm_toy.evaluate(x, gaussian)["ks"] < 1.95 / math.sqrt(n)
+    assert (sample_consistency(ExactConsistency(gaussian), n, sigmas=sigmas, seed=4) - x).abs().max() < 1e-3
 
 
 def test_the_matched_start_removes_the_papers_prior_offset(gaussian):
@@ -263,27 +309,25 @@ def test_the_matched_start_removes_the_papers_prior_offset(gaussian):
     # MU S / sqrt(T^2 + S^2) = 0.0025.
     T, n = 80.0, 4000
     z = torch.randn(n, 1, generator=torch.Generator().manual_seed(5))
-    matched = cm_toy.sample_exact_consistency(gaussian, n, seed=5, data_mean=MU, data_std=S)
+    matched = sample_consistency(ExactConsistency(gaussian), n, seed=5, data_mean=MU, data_std=S)
     assert (matched - (MU + (S**2 + cm_toy.SIGMA_MIN**2) ** 0.5 * z)).abs().max() < 1e-3
-    paper = cm_toy.sample_exact_consistency(gaussian, n, seed=5)
+    paper = sample_consistency(ExactConsistency(gaussian), n, seed=5)
     assert abs((matched - paper).mean().item() - MU * S / (T**2 + S**2) ** 0.5) < 1e-4
-    # sample_consistency draws the same start: its trajectory begins at x_T = MU + sqrt(T^2 + S^2) z.
+    # sample_consistency draws the same start for a model: its trajectory begins at x_T = MU + sqrt(T^2 + S^2) z.
     model = cm_toy.consistency_model(1)
-    _, trajectory = cm_toy.sample_consistency(model, n, seed=5, data_mean=MU, data_std=S, return_trajectory=True)
+    _, trajectory = sample_consistency(model, n, seed=5, data_mean=MU, data_std=S, return_trajectory=True)
     assert torch.allclose(trajectory[0], MU + (T**2 + S**2) ** 0.5 * z, atol=1e-4)
     assert torch.equal(
-        cm_toy.sample_consistency(model, 10, seed=1, data_mean=0.0, data_std=0.0),
-        cm_toy.sample_consistency(model, 10, seed=1),
+        sample_consistency(model, 10, seed=1, data_mean=0.0, data_std=0.0),
+        sample_consistency(model, 10, seed=1),
     )
     with pytest.raises(ValueError, match="data_std must be >= 0"):
-        cm_toy.sample_consistency(model, 10, data_std=-0.1)
+        sample_consistency(model, 10, data_std=-0.1)
     with pytest.raises(ValueError, match="data_mean must be a finite number or one per coordinate"):
-        cm_toy.sample_consistency(model, 10, data_mean=[0.0, 1.0])
+        sample_consistency(model, 10, data_mean=[0.0, 1.0])
 
 
-def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
-    from cm_toy.losses import _level_pairs
-
+def test_sample_intervals_follow_the_uniform_or_the_lognormal_law():
     sigmas = consistency_sigmas(40)
     g = torch.Generator().manual_seed(0)
     n = 200_000
@@ -291,9 +335,9 @@ def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
         (None, torch.full((39,), 1 / 39, dtype=torch.float64)),
         (-0.5, lognormal_interval_probs(sigmas, -0.5, 2.0)),
     ):
-        t_n, t_next = _level_pairs(sigmas, n, g, P_mean, 2.0)
-        i = torch.searchsorted(sigmas, t_n.flatten())
-        assert torch.equal(sigmas[i + 1], t_next.flatten())  # neighbouring levels, t_n < t_{n+1}
+        i = sample_intervals(sigmas, n, g, P_mean, 2.0)
+        assert i.shape == (n,) and i.dtype == torch.long
+        assert i.min() >= 0 and i.max() <= len(sigmas) - 2  # each names a pair of neighbours sigmas[i] < sigmas[i + 1]
         freq = torch.bincount(i, minlength=39).double() / n
         assert (freq - expected).abs().max() < 5 * (expected * (1 - expected) / n).sqrt().max()
     # The log-normal spends far less of the batch above sigma = 2.8 than uniform draws do (about half).
@@ -303,7 +347,7 @@ def test_level_pairs_follow_the_uniform_or_the_lognormal_law():
 def test_binned_reference_keeps_counts_and_means_and_its_denoiser_matches_the_raw_sample():
     task, g = get_dataset("three_gmm_1D"), torch.Generator().manual_seed(0)
     sample = task.sample(20_000, g).double()
-    points, counts = cm_toy.binned_reference(sample, 0.02)
+    points, counts = binned_reference(sample, 0.02)
     assert counts.sum().item() == len(sample) and len(points) < 400  # a few hundred cells hold every sample
     assert torch.allclose((points * counts[:, None]).sum(0), sample.sum(0))  # each cell sits at its samples' mean
     other = task.sample(20_000, g).double()  # another sample of the same size: the noise a reference carries
@@ -315,30 +359,28 @@ def test_binned_reference_keeps_counts_and_means_and_its_denoiser_matches_the_ra
         resampled = cm_toy.batch_denoiser(x, s, other)
         # binning moves each point by < 0.02, far less than drawing the sample anew does
         assert (raw - binned).abs().max() < 1e-3 and (raw - binned).abs().max() < (raw - resampled).abs().max() / 5
-    two_d = cm_toy.binned_reference(get_dataset("ring8_2D").sample(5000, g), 0.1)  # any dimension
+    two_d = binned_reference(get_dataset("ring8_2D").sample(5000, g), 0.1)  # any dimension
     assert two_d[0].shape[1] == 2 and two_d[1].sum().item() == 5000
     with pytest.raises(ValueError, match="bin_width"):
-        cm_toy.binned_reference(sample, 0.0)
+        binned_reference(sample, 0.0)
 
 
 def test_teacher_walks_span_heun_steps_down_the_grid_and_stops_at_sigma_min(gaussian):
-    from cm_toy.losses import _teacher_solve
-
     sigmas = consistency_sigmas(10).double()
     x = torch.tensor([[0.3], [2.0], [-1.0]], dtype=torch.float64)
     upper = torch.tensor([9, 5, 2])
-    walked, t = _teacher_solve(gaussian.denoise, x, sigmas, upper, span=3)
+    walked, t = teacher_walk(gaussian.denoise, x, sigmas, upper, span=3)
     for row, (top, bottom) in enumerate([(9, 6), (5, 2), (2, 0)]):  # the last stops at sigma_min after 2 steps
         y = x[row : row + 1]
         for level in range(top, bottom, -1):
-            y = cm_toy.heun_step(gaussian.denoise, y, sigmas[level], sigmas[level - 1])
+            y = heun_step(gaussian.denoise, y, sigmas[level], sigmas[level - 1])
         assert torch.allclose(walked[row : row + 1], y, rtol=0, atol=1e-12) and t[row, 0] == sigmas[bottom]
     # On the single Gaussian the walk follows the exact PF-ODE (f* is constant along it) to Heun's accuracy.
     fine = consistency_sigmas(40).double()
-    walked, t = _teacher_solve(gaussian.denoise, x, fine, torch.tensor([39, 20, 3]), span=4)
+    walked, t = teacher_walk(gaussian.denoise, x, fine, torch.tensor([39, 20, 3]), span=4)
     assert torch.allclose(f_star(walked, t[:, 0]), f_star(x, fine[[39, 20, 3]]), atol=2e-3)
     with pytest.raises(ValueError, match="span"):
-        _teacher_solve(gaussian.denoise, x, sigmas, upper, span=0)
+        teacher_walk(gaussian.denoise, x, sigmas, upper, span=0)
     with pytest.raises(ValueError, match="span=2 needs a denoiser"):
         ct_loss(ExactF(), x, target=ExactF(), num_scales=10, span=2)
     with pytest.raises(ValueError, match="class labels"):
@@ -357,7 +399,7 @@ def test_span_keeps_f_star_a_fixed_point_and_the_pool_target_is_far_less_noisy_t
         exact_teacher = dict(teacher=gaussian.denoise, target=exact, num_scales=40, span=span)
         assert cd_loss(exact, x0, generator=torch.Generator().manual_seed(3), **exact_teacher).mean() < bound
         assert cd_loss(ShiftedF(0.05), x0, generator=torch.Generator().manual_seed(3), **exact_teacher).mean() > 1e-3
-    pool = cm_toy.binned_reference(gaussian.sample(2**18, torch.Generator().manual_seed(4)).double(), 0.01)
+    pool = binned_reference(gaussian.sample(2**18, torch.Generator().manual_seed(4)).double(), 0.01)
     assert loss(exact, span=4, reference=pool) < 1e-6  # as close to f* as the exact teacher's walk
     assert loss(exact, span=4, reference_batch=True) > 10 * loss(exact, span=4, reference=pool)
     assert loss(ShiftedF(0.05), span=4, reference=pool) > 1e-3

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 import cm_toy
-from cm_toy import MLP, Precond, TrigFlow, continuous_ct_loss, ct_tangent, scm_loss, scm_tangent, trigflow_from_edm
-from cm_toy.continuous import module_jvp
+from cm_toy import MLP, Precond, TrigFlow, continuous_ct_loss, ct_tangent, scm_loss
+from cm_toy.networks import module_jvp
+from cm_toy.trigflow import scm_tangent, trigflow_from_edm
 
 # single_gaussian_1D, N(MU, S^2): the PF-ODE keeps (x - MU) / sqrt(S^2 + sigma^2) fixed, so
 # f*(x, sigma) = MU + (x - MU) sqrt(S^2 + sigma_min^2) / sqrt(S^2 + sigma^2).
@@ -175,60 +176,64 @@ def test_scm_tangent_is_the_time_derivative_of_f():
     assert not torch.allclose(g0, g)  # the warm-up drops the second term
 
 
+def _trigflow(mu):
+    """The TrigFlow model of GaussianNet(mu) (exact at MU), in float64 with its adaptive weight net."""
+    return TrigFlow(GaussianNet(mu), sigma_data=1.0, sigma_min=SIGMA_MIN).double()
+
+
 def test_scd_with_exact_teacher_has_no_tangent_at_the_exact_model():
     task = cm_toy.get_dataset("single_gaussian_1D")
-    teacher = lambda x, s: task.denoise(x, s)  # noqa: E731
-    exact = TrigFlow(GaussianNet(MU), sigma_data=1.0, sigma_min=SIGMA_MIN)
-    loss = lambda m, x0, generator: scm_loss(
-        m,
-        x0,
-        step=10,
-        warmup_steps=1,
-        generator=generator,  # noqa: E731
-        teacher=teacher,
-    )
-    at_truth = _grad(loss, exact, n=20_000)
-    off = _grad(loss, TrigFlow(GaussianNet(MU + 0.3), sigma_data=1.0, sigma_min=SIGMA_MIN), n=20_000)
+    exact = _trigflow(MU)
+    # sCM's adaptive log-weight starts at w = 0: weight e^-w = 1 and nothing added, the plain squared tangent error.
+    levels = torch.logspace(-2.7, 1.9, 50, dtype=torch.float64)[:, None]
+    assert torch.equal(exact.weight_net(levels), torch.zeros(50, dtype=torch.float64))
+
+    def scd(m, x0, generator):
+        return scm_loss(m, x0, step=10, warmup_steps=1, generator=generator, teacher=lambda x, s: task.denoise(x, s))
+
+    at_truth = _grad(scd, exact, n=20_000)
+    off = _grad(scd, _trigflow(MU + 0.3), n=20_000)
     assert abs(at_truth) < 1e-6 < abs(off)
     assert off > 0  # descent moves mu back towards MU
+
     # sCT without tangent normalisation (c large, g / c ~ g) has a vanishing expected gradient there too.
-    ct = lambda m, x0, generator: scm_loss(m, x0, step=10, warmup_steps=1, c=1e6, generator=generator)  # noqa: E731
-    assert abs(_grad(ct, exact)) < 0.05 * abs(
-        _grad(ct, TrigFlow(GaussianNet(MU + 0.3), sigma_data=1.0, sigma_min=SIGMA_MIN))
-    )
+    def sct(m, x0, generator):
+        return scm_loss(m, x0, step=10, warmup_steps=1, c=1e6, generator=generator)
+
+    assert abs(_grad(sct, exact)) < 0.05 * abs(_grad(sct, _trigflow(MU + 0.3)))
 
 
 def test_recipes_errors_and_smoke_training():
-    with pytest.raises(ValueError, match="valid choices: damped, song2023, scm"):
+    continuous = cm_toy.continuous
+    expected = dict(
+        damped=continuous.train_damped, song2023=continuous.train_continuous_song2023, scm=cm_toy.trigflow.train_scm
+    )
+    assert continuous.RECIPES == expected
+    with pytest.raises(ValueError, match="unknown recipe 'nope'; valid choices: damped, song2023, scm"):
         cm_toy.train_continuous_ct("two_gmm_1D", recipe="nope")
     with pytest.raises(TypeError, match="EDM denoiser"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=cm_toy.consistency_model(1))
-    with pytest.raises(ValueError, match="weighting"):
-        continuous_ct_loss(cm_toy.consistency_model(1), torch.zeros(4, 1), weighting="bad")
-    edm = cm_toy.train_edm("two_gmm_1D", steps=50, batch_size=128, progress=False)
-    for recipe in cm_toy.CONTINUOUS_RECIPES:
-        runs = [
-            cm_toy.train_continuous_ct(
-                "two_gmm_1D", recipe=recipe, init=edm, steps=60, batch_size=64, warmup_steps=20, progress=False
-            )
-            if recipe == "scm"
-            else cm_toy.train_continuous_ct(
-                "two_gmm_1D", recipe=recipe, init=edm, steps=60, batch_size=64, progress=False
-            )
-            for _ in range(2)
-        ]
-        model = runs[0]
-        assert len(model.history.losses) == 60 and all(math.isfinite(v) for v in model.history.losses)
+    edm = cm_toy.train_edm("two_gmm_1D", steps=50, batch_size=128, progress=False).ema
+    for recipe, train_recipe in continuous.RECIPES.items():
+        kw = dict(init=edm, steps=60, batch_size=64, progress=False)
+        kw |= dict(warmup_steps=20) if recipe == "scm" else {}
+        # the dispatcher and the recipe's own function, called with the same seed, give the same model
+        runs = [cm_toy.train_continuous_ct("two_gmm_1D", recipe=recipe, **kw), train_recipe("two_gmm_1D", **kw)]
+        result = runs[0]
+        model = result.ema
+        assert len(result.losses) == 60 and all(math.isfinite(v) for v in result.losses)
+        assert result.pretrain_seconds == 0.0  # started from the given EDM model
+        assert isinstance(model, TrigFlow) == (recipe == "scm") and model.is_consistency
         samples = cm_toy.sample_consistency(model, 100, num_steps=2)
         assert samples.shape == (100, 1) and torch.isfinite(samples).all()
-        assert torch.equal(samples, cm_toy.sample_consistency(runs[1], 100, num_steps=2))  # same seed, same model
+        assert torch.equal(samples, cm_toy.sample_consistency(runs[1].ema, 100, num_steps=2))  # same seed, same model
         x = torch.randn(10, 1)
         assert torch.equal(model(x, SIGMA_MIN), x)
     distilled = cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher=edm, steps=20, batch_size=32, progress=False)
-    assert len(distilled.history.losses) == 20 and all(math.isfinite(v) for v in distilled.history.losses)
+    assert len(distilled.losses) == 20 and all(math.isfinite(v) for v in distilled.losses)
     with pytest.raises(ValueError, match="unknown teacher"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher="nope", steps=5, progress=False)
     scratch = cm_toy.train_continuous_ct(
         "two_gmm_1D", recipe="scm", edm_steps=0, steps=20, batch_size=32, progress=False
     )
-    assert scratch.history.pretrain_seconds == 0.0
+    assert scratch.pretrain_seconds == 0.0 and len(scratch.losses) == 20

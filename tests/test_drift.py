@@ -51,35 +51,45 @@ def _gaussian_f_star(m, s, sigma_min):
         sigma = torch.as_tensor(sigma, dtype=x.dtype)
         return m + (x - m) * math.sqrt(s**2 + sigma_min**2) / (s**2 + sigma**2).sqrt()
 
-    f.sigma_min = sigma_min
+    f.sigma_min, f.dim = sigma_min, 1  # what sample_consistency reads from any f
     return f
 
 
 def test_exact_f_matches_the_closed_form_for_one_gaussian():
     task = cm_toy.get_dataset("single_gaussian_1D")  # N(1, 0.2^2)
     x = torch.linspace(-2, 4, 9)[:, None]
-    f = D.exact_f(task, 0.05)  # 64 Heun steps: second-order error ~1e-4 at 4 standard deviations of p_sigma
+    f = cm_toy.ExactConsistency(task, sigma_min=0.05)
+    assert f.sigma_min == 0.05 and f.dim == 1
     assert torch.allclose(f(x, 0.8), _gaussian_f_star(1.0, 0.2, 0.05)(x, 0.8), atol=3e-4)
 
 
 def test_multistep_with_exact_f_does_not_drift_and_bad_start_is_rejected():
+    # The original sampled from noise of std start_scale * sigma_max, start_scale = 1.5 and sigma_max = 1: that is
+    # N(0, sigma_max^2 + data_std^2) with data_std = sigma_max sqrt(start_scale^2 - 1) = ORIGINAL["start_std"].
     task = "single_gaussian_1D"
     f = _gaussian_f_star(1.0, 0.2, 0.05)
-    samples = D.sample_multistep(f, 4000, D.linear_sigmas(19), start_scale=1.5)
+    sigmas = D.linear_sigmas(19)
+    start_std = float(sigmas[0]) * math.sqrt(1.5**2 - 1)
+    assert start_std == pytest.approx(D.ORIGINAL["start_std"])
+    samples, trajectory = cm_toy.sample_consistency(f, 4000, sigmas=sigmas, data_std=start_std, return_trajectory=True)
+    noise = torch.randn(4000, 1, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(trajectory[0], 1.5 * noise)  # x_T: the original's start
     assert abs(cm_toy.evaluate(samples, task)["std_ratio"] - 1) < 0.05
     inflated = lambda x, sigma: 1.0 + 1.1 * (f(x, sigma) - 1.0)  # noqa: E731  (pushes 10% outward every step)
-    inflated.sigma_min = 0.05
-    one = D.sample_multistep(inflated, 4000, D.linear_sigmas(1))
-    drifted = D.sample_multistep(inflated, 4000, D.linear_sigmas(19))
+    inflated.sigma_min, inflated.dim = 0.05, 1
+    one = cm_toy.sample_consistency(inflated, 4000, sigmas=D.linear_sigmas(1))
+    drifted = cm_toy.sample_consistency(inflated, 4000, sigmas=D.linear_sigmas(19))
     assert abs(cm_toy.evaluate(one, task)["std_ratio"] - 1.1) < 0.05
     assert cm_toy.evaluate(drifted, task)["std_ratio"] > 1.3  # the per-step error compounds over 19 steps
-    with pytest.raises(ValueError, match="start_scale"):
-        D.sample_multistep(f, 10, D.linear_sigmas(2), start_scale=0)
+    with pytest.raises(ValueError, match="data_std must be >= 0"):
+        cm_toy.sample_consistency(f, 10, sigmas=D.linear_sigmas(2), data_std=-1.0)
+    with pytest.raises(ValueError, match="sigma_min"):
+        cm_toy.sample_consistency(f, 10, sigmas=[1.0, 0.01])  # a level below f's sigma_min
 
 
 def test_bias_profile_sees_an_outward_push_and_none_for_f_star():
     task = "two_gmm_1D"
-    f_star = D.exact_f(task, 0.05, num_steps=16)
+    f_star = cm_toy.ExactConsistency(task, sigma_min=0.05)
     push = lambda x, sigma: f_star(x, sigma) * 1.05  # noqa: E731  (outward from the mean, 0)
     push.sigma_min = 0.05
     levels = torch.tensor([0.1, 0.5, 1.0])
@@ -97,9 +107,10 @@ def test_contraction_profile_matches_the_gaussian_slope():
 
 
 def test_train_original_builds_the_original_setting():
-    model = D.train_original("two_gmm_1D", steps=3, batch_size=64, progress=False)
+    result = D.train_original("two_gmm_1D", steps=3, batch_size=64, progress=False)
+    model = result.ema
     assert model.sigma_min == 0.05 and model.sigma_data == 0.5 and model.net.embedding == "fourier"
-    assert model.net.depth == 4 and len(model.history.losses) == 3
+    assert model.net.depth == 4 and len(result.losses) == 3
     task = cm_toy.get_dataset("two_gmm_1D")
     cd = D.train_original(
         task,
@@ -109,7 +120,7 @@ def test_train_original_builds_the_original_setting():
         curriculum=True,
         embedding="smooth",
         teacher=lambda x, sigma: task.denoise(x, sigma).to(x.dtype),
-    )
+    ).ema
     assert cd.net.embedding == "smooth" and torch.isfinite(cd(torch.zeros(2, 1), 0.5)).all()
 
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cm_toy import MLP, Precond, load_model, save_model, scalings
+from cm_toy import MLP, Precond, load_model, save_model
+from cm_toy.networks import scalings
 
 
 def test_boundary_condition_holds_exactly():

@@ -7,7 +7,8 @@ import torch
 
 import cm_toy
 from cm_toy import batch_denoiser, ct_loss, ect_loss, edm_loss, get_dataset
-from cm_toy.losses import REFERENCE_SIZE, _batch_teacher, _reference_target
+from cm_toy.losses import REFERENCE_SIZE, batch_target
+from cm_toy.samplers import heun_step
 
 
 def test_batch_denoiser_limits():
@@ -32,13 +33,14 @@ def test_batch_denoiser_approaches_the_exact_denoiser():
         assert err < 0.05, (s, err)
 
 
-def test_reference_target_groups_and_variance():
+def test_batch_target_groups_and_variance():
     task = get_dataset("three_gmm_1D")
     g = torch.Generator().manual_seed(2)
     x0 = task.sample(2 * REFERENCE_SIZE, g)
     sigma = torch.full((len(x0), 1), 2.0)
     x = x0 + sigma * torch.randn(x0.shape, generator=g)
-    grouped = _reference_target(x, sigma, x0, None)
+    grouped = batch_target(x, sigma, x0)
+    assert not grouped.requires_grad and torch.equal(grouped, batch_target(x, sigma, x0, None))
     halves = [
         batch_denoiser(x[i : i + REFERENCE_SIZE], sigma[i : i + REFERENCE_SIZE], x0[i : i + REFERENCE_SIZE])
         for i in (0, REFERENCE_SIZE)
@@ -56,10 +58,11 @@ def test_batch_heun_step_follows_the_exact_ode():
     g = torch.Generator().manual_seed(3)
     x0 = task.sample(4 * REFERENCE_SIZE, g)
     z = torch.randn(x0.shape, generator=g)
+    batch_teacher = lambda x, sigma: batch_target(x, sigma.expand(len(x), 1), x0)  # as ct_loss(reference_batch=True)
     for t, s in ((5.0, 4.0), (1.0, 0.8), (0.3, 0.25)):
         t_, s_ = torch.full((len(x0), 1), t), torch.full((len(x0), 1), s)
-        exact = cm_toy.heun_step(lambda x, sigma: task.denoise(x, sigma).float(), x0 + t * z, t_, s_)
-        batch = cm_toy.heun_step(_batch_teacher(x0, None), x0 + t * z, t_, s_)
+        exact = heun_step(lambda x, sigma: task.denoise(x, sigma).float(), x0 + t * z, t_, s_)
+        batch = heun_step(batch_teacher, x0 + t * z, t_, s_)
         one_sample = x0 + s * z
         err, spread = ((batch - exact) ** 2).mean().sqrt(), ((one_sample - exact) ** 2).mean().sqrt()
         assert err < 0.2 * spread, (t, err, spread)
@@ -92,6 +95,6 @@ def test_conditional_reference_stays_within_the_class():
     labels[::4] = 2  # the "no label" class of a 2-class model
     sigma = torch.full((256, 1), 1e4)
     x = x0 + sigma * torch.randn(256, 1, generator=torch.Generator().manual_seed(0))
-    target = _reference_target(x, sigma, x0, labels, null_label=2)
+    target = batch_target(x, sigma, x0, labels, null_label=2)
     expected = torch.where(labels == 2, 0.0, torch.where(labels == 0, -5.0, 5.0))[:, None]
     assert torch.allclose(target, expected, atol=0.05)

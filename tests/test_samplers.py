@@ -11,6 +11,7 @@ from cm_toy import (
     karras_sigmas,
     noise_floor,
 )
+from cm_toy.schedules import check_sigmas, cosine_decay
 
 
 def _sigmas(n):
@@ -85,8 +86,6 @@ def test_consistency_sampler_with_the_exact_function_samples_the_task():
     ],
 )
 def test_bad_sigmas_are_rejected(sigmas, match):
-    from cm_toy.schedules import check_sigmas
-
     with pytest.raises(ValueError, match=match):
         check_sigmas(torch.tensor(sigmas), sigma_min=0.002, sigma_max=80.0)
 
@@ -101,7 +100,7 @@ def test_bad_schedule_arguments():
 
 
 def test_cosine_decay_runs_from_one_to_zero_through_one_half():
-    decay = cm_toy.cosine_decay(1000)
+    decay = cosine_decay(1000)
     assert decay(0) == 1.0 and decay(500) == pytest.approx(0.5) and decay(1000) == pytest.approx(0.0, abs=1e-12)
     assert all(decay(k) > decay(k + 1) for k in range(0, 1000, 50))
 

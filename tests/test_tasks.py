@@ -91,18 +91,18 @@ def test_exact_pf_ode_in_2d_reaches_the_target():
     x = cm_toy.heun_sampler(lambda x, s: task.denoise(x, s).to(x.dtype), noise, sigmas)
     m = evaluate(x, task)
     assert m["w1"] < 2 * noise_floor(task, 4_000, num_draws=5)["w1"] and m["mode_mass_err"] < 0.02
-    f = cm_toy.exact_consistency(task, noise[:200].double() * 80, 80.0, num_steps=64)
+    f = cm_toy.exact_consistency(task, noise[:200].double() * 80, 80.0)
     assert task.responsibilities(f).max(dim=1).values.min() > 0.99  # f* maps pure noise into one mode
 
 
 def test_core_trains_and_samples_in_2d():
     task = get_dataset("ring8_2D")
-    edm = cm_toy.train_edm(task, steps=150, batch_size=256, progress=False)
-    losses = edm.history.losses
+    result = cm_toy.train_edm(task, steps=150, batch_size=256, progress=False)
+    edm, losses = result.ema, result.losses
     assert sum(losses[-20:]) < sum(losses[:20])
     x, trajectory = cm_toy.sample_edm(edm, 300, num_steps=8, return_trajectory=True)
     assert x.shape == (300, 2) and trajectory.shape == (9, 300, 2) and torch.isfinite(x).all()
-    cd = cm_toy.train_cd(task, edm, steps=30, batch_size=64, progress=False)
+    cd = cm_toy.train_cd(task, edm, steps=30, batch_size=64, progress=False).ema
     y = cm_toy.sample_consistency(cd, 300, num_steps=2)
     assert y.shape == (300, 2) and torch.isfinite(y).all()
     assert torch.equal(cd(y, cd.sigma_min), y)  # boundary condition f(x, sigma_min) = x in 2D too
