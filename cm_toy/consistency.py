@@ -99,8 +99,8 @@ def sample_consistency(
     """
     if isinstance(f, Precond) and not f.is_consistency:
         raise TypeError("f must be a consistency model (sigma_min > 0, from train_cd / train_ct), not a denoiser")
-    if not getattr(f, "sigma_min", 0) > 0:
-        raise TypeError("f must be a consistency model or a callable f(x, sigma) with sigma_min > 0 and dim")
+    if not getattr(f, "sigma_min", 0) > 0 or not (isinstance(f, Precond) or hasattr(f, "dim")):
+        raise TypeError("f must be a consistency model or a callable f(x, sigma) with attributes sigma_min > 0 and dim")
     params = list(f.parameters()) if isinstance(f, torch.nn.Module) else []
     device = params[0].device if params else torch.device("cpu")
     dim = f.net.dim if isinstance(f, Precond) else f.dim

@@ -44,7 +44,8 @@ class TrigFlow(Precond):
     def __init__(self, net, *, sigma_data=SIGMA_DATA, sigma_min=SIGMA_MIN):
         super().__init__(net, sigma_data=sigma_data, sigma_min=sigma_min)
         self.t_min = math.atan(self.sigma_min / self.sigma_data)
-        self.weight_net = AdaptiveWeight()
+        params = list(net.parameters())
+        self.weight_net = AdaptiveWeight().to(params[0]) if params else AdaptiveWeight()  # the net's device and dtype
 
     def time(self, sigma):
         """t = arctan(sigma / sigma_data)."""
