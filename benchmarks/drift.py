@@ -1,6 +1,6 @@
-"""Multistep drift: the targets of issue 5 for the library defaults, and the controlled experiments behind notebook 07.
+"""Multistep drift: the targets for the library defaults, and the controlled experiments behind notebook 07.
 
-    python benchmarks/drift.py [--jobs N] [--quick] [--only targets|ablations]
+    python -m benchmarks drift [--jobs N] [--only targets|ablations]
 
 Writes benchmarks/results/drift.md (and drift.json with every number). Three tables:
 1. targets: the CT batch recipe (train_ct(recipe="batch")) and default CD (train_cd from
@@ -12,64 +12,79 @@ Writes benchmarks/results/drift.md (and drift.json with every number). Three tab
 Each model is trained once (seed 0 unless noted) on one thread; --jobs runs models in parallel processes.
 """
 
-import argparse
 import json
 import math
-import os
-import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
 import cm_toy
+from benchmarks.cache import fit
+from benchmarks.common import exact_f, noise_floor, pool_map, score, size, write_results
+from benchmarks.common import table as markdown
 from cm_toy import drift as D
 
-N, SEEDS = 10_000, range(5)
+N = 10_000
 TASKS = ["three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D"]
+JOBS = 2
 STEPS = (1, 2, 4, 8)
 ORIG_STEPS = (1, 2, 4, 8, 19)
-HERE = os.path.dirname(os.path.abspath(__file__))
+GRIDS = ("linear", "karras", "high")
+START_SCALE = 1.5  # the original sampled from noise of std 1.5 sigma_max (cm_toy.drift.ORIGINAL["start_std"])
 
 
-def _metrics(sample_fn, task, seeds=SEEDS):
-    seed0 = cm_toy.evaluate(sample_fn(N, 0), task)
-    med = cm_toy.evaluate_seeds(sample_fn, task, n=N, seeds=seeds) if len(seeds) > 1 else seed0
-    return dict(seed0=seed0, median=med)
+def add_arguments(parser):
+    parser.add_argument("--only", choices=["targets", "ablations"], help="run one part (tables 1, or 2 and 3)")
 
 
 def grids(sigma_min, sigma_max, k):
-    """The multistep grids compared for the original setting, each with k noisy steps starting at sigma_max."""
-    return {kind: D.multistep_grid(kind, k, sigma_min, sigma_max) for kind in D.GRIDS}
+    """The multistep grids compared for the original setting, each k noisy levels starting at sigma_max: "linear"
+    evenly spaced towards sigma_min (the original's), "karras" the rho = 7 grid of Karras et al. 2022 (Eq. 5) without
+    its last level, "high" sigma_max then levels geometric from 0.8 to 0.3 (the kind cm_toy.sampling_sigmas gives)."""
+    return dict(
+        linear=D.linear_sigmas(k, sigma_min, sigma_max),
+        karras=cm_toy.karras_sigmas(k + 1, sigma_min, sigma_max)[:-1],
+        high=cm_toy.sampling_sigmas(k, sigma_max=sigma_max, sigma_high=0.8, sigma_low=0.3),
+    )
+
+
+def multistep(f, sigmas, start_scale):
+    """sample(n, seed): Algorithm 1 of Song et al. 2023 over `sigmas`, from noise of std start_scale * sigmas[0]:
+    sample_consistency's start N(0, T^2 + data_std^2) with data_std = T sqrt(start_scale^2 - 1), T = sigmas[0]."""
+    data_std = float(sigmas[0]) * math.sqrt(start_scale**2 - 1)
+    return lambda n, s: cm_toy.sample_consistency(f, n, sigmas=sigmas, seed=s, data_std=data_std)
+
+
+def metrics(sample, task, seeds=range(5)):
+    r = score(sample, task, N, seeds)
+    return dict(seed0=r["seed0"], median=r["median"])
 
 
 # ----- jobs: each trains one model and measures it ----------------------------------------------------------------
 
 
-def job_target(task, method, quick):
-    torch.set_num_threads(1)
-    start = time.perf_counter()
+def job_target(task, method):
     if method == "ct":
-        model = cm_toy.train_ct(task, recipe="batch", progress=False, **(dict(steps=200) if quick else {}))
+        trained = fit(cm_toy.train_ct, task, recipe="batch")
+        model, seconds = trained.model, trained.seconds
     else:
-        edm = cm_toy.train_edm(task, progress=False, **(dict(steps=200) if quick else {}))
-        model = cm_toy.train_cd(task, edm, progress=False, **(dict(steps=200) if quick else {}))
-    seconds = time.perf_counter() - start
+        edm = fit(cm_toy.train_edm, task)
+        cd = fit(cm_toy.train_cd, task, edm)
+        model, seconds = cd.model, edm.seconds + cd.seconds
     rows = {}
     for k in STEPS + (16,):
-        rows[k] = _metrics(lambda n, s: cm_toy.sample_consistency(model, n, num_steps=k, seed=s), task)
+        rows[k] = metrics(lambda n, s: cm_toy.sample_consistency(model, n, num_steps=k, seed=s), task)
     # Candidate levels (sigma_high, sigma_low) for sampling_sigmas, in case the default misses the targets.
     candidates = {}
     for hi, lo in [(1.0, 0.3), (1.0, 0.5), (1.5, 0.5), (2.0, 0.5), (1.5, 0.7), (0.8, 0.2)]:
         for k in (2, 4, 8):
             sig = cm_toy.sampling_sigmas(k, sigma_high=hi, sigma_low=lo)
-            candidates[f"{hi}-{lo}-{k}"] = _metrics(
+            candidates[f"{hi}-{lo}-{k}"] = metrics(
                 lambda n, s: cm_toy.sample_consistency(model, n, sigmas=sig, seed=s), task
             )["median"]
     return dict(kind="target", task=task, method=method, seconds=seconds, rows=rows, candidates=candidates)
 
 
-ABLATIONS = {  # name: (train_original overrides, sampler start scale, what it tests)
+ABLATIONS = {  # name: (train_original overrides, what it tests)
     "original": (dict(), "the original's setting (3,000 steps of 1,024, lr 1e-3)"),
     "original, seed 1": (dict(seed=1), "training-seed spread"),
     "start noise 1.0 sigma_max": (dict(), "prior: Algorithm 1's start instead of 1.5 sigma_max (sampler only)"),
@@ -91,19 +106,14 @@ ABLATIONS = {  # name: (train_original overrides, sampler start scale, what it t
 }
 
 
-def job_ablation(name, task, quick):
-    torch.set_num_threads(1)
+def job_ablation(name, task):
     overrides = dict(ABLATIONS[name][0])
-    if quick:
-        overrides["steps"] = 100
-        overrides["pretrain_steps"] = min(overrides.get("pretrain_steps", 0), 50)
     if overrides.get("teacher") == "exact":
         mixture = cm_toy.get_dataset(task)
         overrides["teacher"] = lambda x, sigma: mixture.denoise(x, sigma).to(x.dtype)
-    start_scale = 1.0 if name.startswith("start noise") else D.ORIGINAL["start_scale"]
-    start = time.perf_counter()
-    model = D.train_original(task, progress=False, **overrides)
-    seconds = time.perf_counter() - start
+    start_scale = 1.0 if name.startswith("start noise") else START_SCALE
+    trained = fit(D.train_original, task, **overrides)
+    model = trained.model
     sigma_min, sigma_max = model.sigma_min, overrides.get("sigma_max", D.ORIGINAL["sigma_max"])
     rows = {}
     for k in ORIG_STEPS:
@@ -112,32 +122,38 @@ def job_ablation(name, task, quick):
                 continue
             if sigma_max > 1.0:  # the sigma_max = 80 model starts at 80, then follows the grid below 1
                 sig = torch.cat([torch.tensor([sigma_max]), sig[1:]]) if k > 1 else torch.tensor([sigma_max])
-            seeds = SEEDS if grid == "linear" and k in (1, 19) else range(1)
-            rows[f"{grid}-{k}"] = _metrics(
-                lambda n, s: D.sample_multistep(model, n, sig, start_scale=start_scale, seed=s), task, seeds
-            )
+            seeds = range(5) if grid == "linear" and k in (1, 19) else range(1)
+            rows[f"{grid}-{k}"] = metrics(multistep(model, sig, start_scale), task, seeds)
     levels = torch.logspace(math.log10(sigma_min * 1.2), 0, 12)
-    profile = {k: v.tolist() for k, v in D.bias_profile(model, task, levels, n=2000 if quick else 4000).items()}
+    profile = D.bias_profile(model, task, levels, n=size(4000), f_star=exact_f(task, sigma_min))
+    profile = {k: v.tolist() for k, v in profile.items()}
     return dict(
-        kind="ablation", name=name, task=task, seconds=seconds, rows=rows, levels=levels.tolist(), profile=profile
+        kind="ablation",
+        name=name,
+        task=task,
+        seconds=trained.seconds,
+        rows=rows,
+        levels=levels.tolist(),
+        profile=profile,
     )
 
 
-def job_exact(task, quick):
-    torch.set_num_threads(1)
-    f = D.exact_f(task, D.ORIGINAL["sigma_min"], num_steps=16 if quick else 32)
+def job_exact(task):
+    f = exact_f(task, D.ORIGINAL["sigma_min"])
     rows = {}
-    for start_scale in (1.5, 1.0):
+    for start_scale in (START_SCALE, 1.0):
         for k in ORIG_STEPS:
             for grid, sig in grids(f.sigma_min, 1.0, k).items():
                 if k == 1 and grid != "linear":
                     continue
-                rows[f"{start_scale}-{grid}-{k}"] = _metrics(
-                    lambda n, s: D.sample_multistep(f, n, sig, start_scale=start_scale, seed=s), task, range(1)
-                )
+                rows[f"{start_scale}-{grid}-{k}"] = metrics(multistep(f, sig, start_scale), task, range(1))
     levels = torch.logspace(math.log10(f.sigma_min * 1.2), 0, 12)
-    contraction = D.contraction_profile(task, levels, sigma_min=f.sigma_min, n=1000 if quick else 4000).tolist()
+    contraction = D.contraction_profile(task, levels, sigma_min=f.sigma_min, n=size(4000)).tolist()
     return dict(kind="exact", task=task, rows=rows, levels=levels.tolist(), contraction=contraction)
+
+
+def job(kind, args):
+    return dict(target=job_target, ablation=job_ablation, exact=job_exact)[kind](*args)
 
 
 # ----- tables -------------------------------------------------------------------------------------------------------
@@ -150,10 +166,19 @@ def table_targets(results, floors):
         "Target for k = 2, 4, 8: std ratio within 1 +/- 0.03 and W1 <= 1.2x the one-step W1 (seed 0 and "
         "median of 5 sampling seeds).",
         "",
-        "| task | model | k | sigmas | W1 seed 0 (x floor, x 1-step) | W1 median (x floor, x 1-step) | "
-        "std ratio seed 0 / median | gap mass (x true) | pass |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
+    columns = [
+        "task",
+        "model",
+        "k",
+        "sigmas",
+        "W1 seed 0 (x floor, x 1-step)",
+        "W1 median (x floor, x 1-step)",
+        "std ratio seed 0 / median",
+        "gap mass (x true)",
+        "pass",
+    ]
+    cells = []
     for r in results:
         f = floors[r["task"]]["w1"]
         one0, onem = r["rows"][1]["seed0"]["w1"], r["rows"][1]["median"]["w1"]
@@ -170,15 +195,20 @@ def table_targets(results, floors):
             )
             if k == 16:
                 ok = "(extra)"
-            sig = ", ".join(f"{v:.3g}" for v in cm_toy.sampling_sigmas(k).tolist())
-            name = "CT (batch recipe)" if r["method"] == "ct" else "CD (learned EDM teacher)"
-            lines.append(
-                f"| {r['task']} | {name} | {k} | {sig} | {s0['w1']:.4f} ({s0['w1'] / f:.2f}x, "
-                f"{s0['w1'] / one0:.2f}x) | {med['w1']:.4f} ({med['w1'] / f:.2f}x, {med['w1'] / onem:.2f}x) "
-                f"| {s0['std_ratio']:.3f} / {med['std_ratio']:.3f} | {med['gap_mass']:.4f} "
-                f"({med['gap_mass'] / max(med['gap_mass_true'], 1e-12):.1f}x) | {ok} |"
+            cells.append(
+                [
+                    r["task"],
+                    "CT (batch recipe)" if r["method"] == "ct" else "CD (learned EDM teacher)",
+                    k,
+                    ", ".join(f"{v:.3g}" for v in cm_toy.sampling_sigmas(k).tolist()),
+                    f"{s0['w1']:.4f} ({s0['w1'] / f:.2f}x, {s0['w1'] / one0:.2f}x)",
+                    f"{med['w1']:.4f} ({med['w1'] / f:.2f}x, {med['w1'] / onem:.2f}x)",
+                    f"{s0['std_ratio']:.3f} / {med['std_ratio']:.3f}",
+                    f"{med['gap_mass']:.4f} ({med['gap_mass'] / max(med['gap_mass_true'], 1e-12):.1f}x)",
+                    ok,
+                ]
             )
-    return "\n".join(lines)
+    return "\n".join(lines + markdown(columns, cells))
 
 
 def table_candidates(results, floors):
@@ -187,18 +217,25 @@ def table_candidates(results, floors):
     lines = [
         "## Candidate levels for `sampling_sigmas` (sigma_high-sigma_low; median W1 / noise floor, std ratio)",
         "",
-        "| task | model | " + " | ".join(f"{lv} k={k}" for lv in levels for k in (2, 4, 8)) + " |",
-        "|---|---|" + "---|" * (3 * len(levels)),
     ]
+    cells = []
     for r in results:
         f = floors[r["task"]]["w1"]
-        cells = [
-            f"{r['candidates'][f'{lv}-{k}']['w1'] / f:.2f}x, {r['candidates'][f'{lv}-{k}']['std_ratio']:.3f}"
-            for lv in levels
-            for k in (2, 4, 8)
-        ]
-        lines.append(f"| {r['task']} | {r['method']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        c = r["candidates"]
+        cells.append(
+            [r["task"], r["method"]]
+            + [
+                f"{c[f'{lv}-{k}']['w1'] / f:.2f}x, {c[f'{lv}-{k}']['std_ratio']:.3f}"
+                for lv in levels
+                for k in (2, 4, 8)
+            ]
+        )
+    columns = ["task", "model"] + [f"{lv} k={k}" for lv in levels for k in (2, 4, 8)]
+    return "\n".join(lines + markdown(columns, cells))
+
+
+def cell(m, f):
+    return f"{m['w1']:.3f} ({m['w1'] / f:.1f}x), {m['std_ratio']:.2f}"
 
 
 def table_original(ablations, exacts, floors):
@@ -210,33 +247,27 @@ def table_original(ablations, exacts, floors):
         "levels geometric from 0.8 to 0.3. W1 (x floor), std ratio; seed 0 draw (k = 1 and 19 linear: median "
         "of 5).",
         "",
-        "| sampler uses | grid | " + " | ".join(f"k = {k}" for k in ORIG_STEPS) + " |",
-        "|---|---|" + "---|" * len(ORIG_STEPS),
     ]
+    cells = []
     for e in exacts:
         f = floors[e["task"]]["w1"]
-        for start in (1.5, 1.0):
-            for grid in ("linear", "karras", "high"):
-                cells = []
+        for start in (START_SCALE, 1.0):
+            for grid in GRIDS:
+                row = [f"exact f*, start {start} sigma_max ({e['task']})", grid]
                 for k in ORIG_STEPS:
-                    key = f"{start}-{'linear' if k == 1 else grid}-{k}"
-                    m = e["rows"][key]["seed0"]
-                    cells.append(f"{m['w1']:.3f} ({m['w1'] / f:.1f}x), {m['std_ratio']:.2f}")
-                lines.append(
-                    f"| exact f*, start {start} sigma_max ({e['task']}) | {grid} | " + " | ".join(cells) + " |"
-                )
+                    row.append(cell(e["rows"][f"{start}-{'linear' if k == 1 else grid}-{k}"]["seed0"], f))
+                cells.append(row)
     for a in ablations:
         if not a["name"].startswith("original"):
             continue
         f = floors[a["task"]]["w1"]
-        for grid in ("linear", "karras", "high"):
-            cells = []
+        for grid in GRIDS:
+            row = [f"learned f, {a['name']} ({a['task']})", grid]
             for k in ORIG_STEPS:
-                row = a["rows"][f"{'linear' if k == 1 else grid}-{k}"]
-                m = row["median"] if (k in (1, 19) and grid == "linear") or k == 1 else row["seed0"]
-                cells.append(f"{m['w1']:.3f} ({m['w1'] / f:.1f}x), {m['std_ratio']:.2f}")
-            lines.append(f"| learned f, {a['name']} ({a['task']}) | {grid} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+                r = a["rows"][f"{'linear' if k == 1 else grid}-{k}"]
+                row.append(cell(r["median"] if (k in (1, 19) and grid == "linear") or k == 1 else r["seed0"], f))
+            cells.append(row)
+    return "\n".join(lines + markdown(["sampler uses", "grid"] + [f"k = {k}" for k in ORIG_STEPS], cells))
 
 
 def table_ablations(ablations, floors):
@@ -248,10 +279,18 @@ def table_ablations(ablations, floors):
         "from the data mean over 12 levels in [0.06, 1], and the level where it occurs; spread: the largest "
         "one-step std(f) / std(f*) there.",
         "",
-        "| experiment | tests | 1 step | 19 linear steps | 4 steps, high grid | max outward bias (at sigma) "
-        "| max spread | train s |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    columns = [
+        "experiment",
+        "tests",
+        "1 step",
+        "19 linear steps",
+        "4 steps, high grid",
+        "max outward bias (at sigma)",
+        "max spread",
+        "train s",
+    ]
+    cells = []
     for a in ablations:
         if a["task"] != "three_gmm_1D":
             continue
@@ -259,51 +298,42 @@ def table_ablations(ablations, floors):
         one, lin, high = a["rows"]["linear-1"]["median"], a["rows"]["linear-19"]["median"], a["rows"]["high-4"]["seed0"]
         out = torch.tensor(a["profile"]["outward"])
         i = int(out.argmax())
-        lines.append(
-            f"| {a['name']} | {ABLATIONS[a['name']][1]} | {one['w1']:.3f} ({one['w1'] / f:.1f}x), "
-            f"{one['std_ratio']:.2f} | {lin['w1']:.3f} ({lin['w1'] / f:.1f}x), {lin['std_ratio']:.2f} | "
-            f"{high['w1']:.3f} ({high['w1'] / f:.1f}x), {high['std_ratio']:.2f} | {out[i]:+.3f} "
-            f"({a['levels'][i]:.2f}) | {max(a['profile']['spread']):.3f} | {a['seconds']:.0f} |"
+        cells.append(
+            [
+                a["name"],
+                ABLATIONS[a["name"]][1],
+                cell(one, f),
+                cell(lin, f),
+                cell(high, f),
+                f"{out[i]:+.3f} ({a['levels'][i]:.2f})",
+                f"{max(a['profile']['spread']):.3f}",
+                f"{a['seconds']:.0f}",
+            ]
         )
-    return "\n".join(lines)
+    return "\n".join(lines + markdown(columns, cells))
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="tiny training budgets: a smoke test of the script")
-    parser.add_argument("--only", choices=["targets", "ablations"])
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+def main(args):
     jobs = []
     if args.only != "ablations":
-        jobs += [(job_target, (task, method, args.quick)) for task in TASKS for method in ("ct", "cd")]
+        jobs += [("target", (task, method)) for task in TASKS for method in ("ct", "cd")]
     if args.only != "targets":
-        jobs += [(job_ablation, (name, "three_gmm_1D", args.quick)) for name in ABLATIONS]
-        jobs += [(job_ablation, ("original", "two_gmm_1D", args.quick)), (job_exact, ("three_gmm_1D", args.quick))]
-    start = time.perf_counter()
+        jobs += [("ablation", (name, "three_gmm_1D")) for name in ABLATIONS]
+        jobs += [("ablation", ("original", "two_gmm_1D")), ("exact", ("three_gmm_1D",))]
     results = []
-    with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(fn, *a) for fn, a in jobs]
-        for fut in futures:
-            results.append(fut.result())
-            r = results[-1]
-            print(
-                f"[{time.perf_counter() - start:.0f} s] done: {r['kind']} {r.get('name', r.get('method', ''))} "
-                f"{r['task']}",
-                flush=True,
-            )
-    floors = {task: cm_toy.noise_floor(task, N) for task in TASKS}
+    for r in pool_map(job, *zip(*jobs), jobs=args.jobs):
+        results.append(r)
+        print(f"done: {r['kind']} {r.get('name', r.get('method', ''))} {r['task']}", flush=True)
+    floors = {task: noise_floor(task, N) for task in TASKS}
     targets = [r for r in results if r["kind"] == "target"]
     ablations = [r for r in results if r["kind"] == "ablation"]
     exacts = [r for r in results if r["kind"] == "exact"]
     out = [
         "# Multistep consistency sampling: drift",
         "",
-        f"`python benchmarks/drift.py --jobs {args.jobs}{' --quick' if args.quick else ''}` (n = 10,000; one "
-        "training seed, 0, unless noted; one thread per model; noise floor = median W1 of 50 exact draws; times "
-        "are wall-clock with several jobs sharing the machine).",
+        f"`python -m benchmarks drift --jobs {args.jobs}` (n = 10,000; one training seed, 0, unless noted; one "
+        "thread per model; noise floor = median W1 of 50 exact draws; times are wall-clock with several jobs "
+        "sharing the machine).",
         "",
     ]
     out += ["Noise floor W1: " + ", ".join(f"{t} {floors[t]['w1']:.4f}" for t in TASKS), ""]
@@ -311,14 +341,6 @@ def main():
         out += [table_targets(targets, floors), "", table_candidates(targets, floors), ""]
     if ablations:
         out += [table_original(ablations, exacts, floors), "", table_ablations(ablations, floors), ""]
-    text = "\n".join(out)
-    print(text)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "drift.md"), "w") as fh:
-        fh.write(text)
-    with open(os.path.join(args.out, "drift.json"), "w") as fh:
-        json.dump(dict(floors=floors, results=results), fh)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print("\n".join(out))
+    write_results("drift.md", out)
+    write_results("drift.json", json.dumps(dict(floors=floors, results=results)))
