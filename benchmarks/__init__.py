@@ -18,6 +18,7 @@ SUITES = {
     "figures": "benchmarks.figures",
     "sweep": "benchmarks.studies.sweep",
     "gpu": "benchmarks.studies.gpu",
+    "reference_count": "benchmarks.studies.reference_count",
 }
 
 
