@@ -19,6 +19,7 @@ SUITES = {
     "sweep": "benchmarks.studies.sweep",
     "gpu": "benchmarks.studies.gpu",
     "reference_count": "benchmarks.studies.reference_count",
+    "ct_cost": "benchmarks.studies.ct_cost",
 }
 
 
