@@ -246,8 +246,8 @@ def main(args):
             "`python -m benchmarks conditional` (n = 10,000; training seed 0; one thread; times on a shared, busy "
             "machine, so inflated). Every labelled sampler starts class k from N(mu_k, T^2 + s_k^2), the noisy class "
             "itself at T = sigma_max (`class_prior_sample`, the default of `sample_edm` and "
-            '`sample_consistency(..., labels=...)`); the "N(0, T^2) start" columns start from N(0, sigma_max^2) instead '
-            "(`class_prior=False`). Prior offset: |mu_k| s_k / sigma_max, the shift of class k "
+            '`sample_consistency(..., labels=...)`); the "N(0, T^2) start" columns start from N(0, sigma_max^2) '
+            "instead (`class_prior=False`). Prior offset: |mu_k| s_k / sigma_max, the shift of class k "
             "that the N(0, T^2) start costs even the exact sampler (tests/test_conditional.py). The guidance sweep "
             "uses the class-aware start everywhere.",
             "",
