@@ -233,7 +233,5 @@ def test_recipes_errors_and_smoke_training():
     assert len(distilled.losses) == 20 and all(math.isfinite(v) for v in distilled.losses)
     with pytest.raises(ValueError, match="unknown teacher"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=edm, teacher="nope", steps=5, progress=False)
-    scratch = cm_toy.train_continuous_ct(
-        "two_gmm_1D", recipe="scm", edm_steps=0, steps=20, batch_size=32, progress=False
-    )
-    assert scratch.pretrain_seconds == 0.0 and len(scratch.losses) == 20
+    fresh = cm_toy.train_continuous_ct("two_gmm_1D", recipe="scm", edm_steps=0, steps=20, batch_size=32, progress=False)
+    assert fresh.pretrain_seconds == 0.0 and len(fresh.losses) == 20
