@@ -20,6 +20,7 @@ SUITES = {
     "gpu": "benchmarks.studies.gpu",
     "reference_count": "benchmarks.studies.reference_count",
     "ct_cost": "benchmarks.studies.ct_cost",
+    "ct_tune": "benchmarks.studies.ct_tune",
     "memorisation": "benchmarks.studies.memorisation",
 }
 

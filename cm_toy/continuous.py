@@ -115,7 +115,7 @@ def train_continuous_song2023(
     sigma_min=SIGMA_MIN,
     sigma_max=SIGMA_MAX,
     teacher=None,
-    reference_batch=None,
+    reference_batch=False,  # True: the tangent's direction from the batch's denoiser, not the one-sample z
     target_decay=None,
     target_step=0.2,
     progress=True,
@@ -124,14 +124,12 @@ def train_continuous_song2023(
     """Song et al. 2023's continuous-time CT (Sec. 6; their CIFAR-10 code fine-tunes an EDM model with lr 1e-3);
     returns a TrainResult. init: the EDM model to start from (None: edm_steps of train_edm first; 0: fresh weights).
     teacher: a denoiser D(x, sigma) for continuous-time CD (Appendix B.1).
-    Deviations: 8,000 steps (the error is limited by how fast the boundary condition propagates up, see RECIPES);
-    reference_batch (None: True for CT, False for CD): the tangent's direction (x - D) / sigma from
-    losses.batch_denoiser, not the one-sample z, better on every seed task (benchmarks/results/continuous.md, rows
-    "one-sample z"); target_decay (None: the paper's stop-gradient limit): see train_damped.
+    Deviations: 8,000 steps of 256 (the toy budget); the weighting lambda(sigma) and log-normal levels of
+    continuous_ct_loss. Options beyond the paper: reference_batch=True takes the tangent's direction (x - D) / sigma
+    from losses.batch_denoiser (the stable target field) instead of the one-sample z; target_decay (None: the paper's
+    stop-gradient limit) adds a target network's friction, see train_damped.
     """
     task = get_dataset(task)
-    if reference_batch is None:
-        reference_batch = teacher is None
     init, pretrain_seconds = pretrained(
         task, init, steps=edm_steps, seed=seed, hidden=hidden, depth=depth, progress=progress
     )
@@ -170,28 +168,33 @@ def train_continuous_song2023(
 # is the tangent plus a friction term (f - f-) / dsigma pulling the model towards its own recent past. The continuous
 # limit (dsigma -> 0, f- = f) drops the friction, and without it a good model is not a stable point: a well-trained
 # discrete CT model, trained on with the continuous loss, gets worse. This recipe keeps the JVP tangent and puts the
-# friction back at a finite relative step dsigma = target_step sigma, with the batch recipe's target decay.
-def train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, **kwargs):
+# friction back at a finite relative step dsigma = target_step sigma, with the batch recipe's target decay and its
+# variance-reduced tangent (the batch's denoiser).
+def train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, reference_batch=None, **kwargs):
     """train_continuous_song2023 with the friction of a target network (this project's addition, above); lr 3e-3:
-    with the friction, 1e-3 learns too slowly; target_step 0.2: better than 0.1 on most seed tasks."""
+    with the friction, 1e-3 learns too slowly; target_step 0.2: better than 0.1 on most seed tasks; reference_batch
+    None: the batch's denoiser for CT, the teacher's for CD."""
     kind = "CT" if kwargs.get("teacher") is None else "CD"
     return train_continuous_song2023(
-        task, lr=lr, target_decay=target_decay, target_step=target_step, desc=f"continuous {kind} (damped)", **kwargs
-    )
+        task, lr=lr, target_decay=target_decay, target_step=target_step,
+        reference_batch=kind == "CT" if reference_batch is None else reference_batch,
+        desc=f"continuous {kind} (damped)", **kwargs,
+    )  # fmt: skip
 
 
-# train_continuous_ct recipes; the first is the default, best of the three in one and two steps on every seed task
-# (benchmarks/results/continuous.md). The undamped song2023 is limited by the slow upward propagation of the boundary
+# train_continuous_ct's recipes, the published ones first: song2023, the default (CONTINUOUS_REASON), scm, and this
+# project's damped variant. Song et al. 2023's continuous CT is limited by the slow upward propagation of the boundary
 # condition f(x, sigma_min) = x: its one-step map is too smooth at high sigma, and one call at a lower level T scores
 # better than at sigma_max (benchmarks/results/start.md, "continuous CT" rows); an exact tangent does not fix it.
-RECIPES = dict(damped=train_damped, song2023=train_continuous_song2023, scm=train_scm)
+RECIPES = dict(song2023=train_continuous_song2023, scm=train_scm, damped=train_damped)
 
 
-def train_continuous_ct(task, *, recipe="damped", **kwargs):
-    """Continuous-time consistency training by the recipe's name (RECIPES): "damped" (the default, best of the three
-    in benchmarks/results/continuous.md; this project's addition, train_damped), "song2023" (the paper's JVP objective,
-    train_continuous_song2023) or "scm" (sCT, Lu & Song 2024, trigflow.train_scm); each also takes `teacher=` (a
-    denoiser: continuous-time CD). kwargs go to the recipe's function. Returns a TrainResult."""
+def train_continuous_ct(task, *, recipe="song2023", **kwargs):
+    """Continuous-time consistency training by the recipe's name (RECIPES): "song2023" (the default: the paper's JVP
+    objective with the one-sample tangent, train_continuous_song2023), "scm" (sCT, Lu & Song 2024,
+    trigflow.train_scm) or "damped" (this project's addition with a target network's friction, train_damped); each
+    also takes `teacher=` (a denoiser: continuous-time CD). kwargs go to the recipe's function; returns a
+    TrainResult."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; valid choices: {', '.join(RECIPES)}")
     return RECIPES[recipe](task, **kwargs)

@@ -1,33 +1,31 @@
-"""Discrete consistency training without a trained teacher: Song et al. 2023 (arXiv 2303.01469, Algorithm 3), iCT
-(Song & Dhariwal 2023, arXiv 2310.14189), ECT (Geng et al. 2024, arXiv 2406.14548), and the batch and pool recipes,
-whose ODE step uses the data's own estimate of the denoiser. Each recipe is a plain function returning a TrainResult;
-train_ct(task, recipe=...) picks one by name."""
+"""Discrete consistency training without a teacher: Song et al. 2023 (arXiv 2303.01469, Algorithm 3), iCT (Song &
+Dhariwal 2023, arXiv 2310.14189) and ECT (Geng et al. 2024, arXiv 2406.14548), each with the papers' one-sample
+target x0 + t z; and, as an aside, the batch recipe, whose ODE step uses the batch's estimate of the denoiser (the
+stable target field). Each recipe is a plain function returning a TrainResult; train_ct(task, recipe=...) picks one
+by name. Distillation from the data's empirical denoiser is train_cd(task, "empirical")."""
 
 import functools
-
-import torch
 
 from .consistency import consistency_model
 from .data import get_dataset
 from .distillation import fit_with_target
 from .edm import pretrained
-from .losses import binned_reference, ct_loss, ect_loss, ict_loss, pseudo_huber, squared_l2
+from .losses import ct_loss, ect_loss, ict_loss, pseudo_huber, squared_l2
 from .schedules import SIGMA_MAX, SIGMA_MIN, cosine_decay, ict_num_scales, song2023_num_scales, song2023_target_decay
 from .train import train
 
-__all__ = ["train_ct", "RECIPES", "train_ct_pool", "train_ct_batch", "train_song2023", "train_ict", "train_ect"]
-
-POOL_SEED_OFFSET = 1_000_003  # the pool recipe's sample is drawn with its own generator, seeded seed + this
+__all__ = ["train_ct", "RECIPES", "train_ct_batch", "train_song2023", "train_ict", "train_ect"]
 
 
-# The batch recipe: Song et al. 2023's CT (Eq. 10) with its one-sample Euler step x0 + t_n z replaced by a Heun step
-# (samplers.heun_step, as in CD) of the PF-ODE whose denoiser is batch_denoiser, E[x0 | x] under the batch (the stable
-# target field of Xu et al. 2023, arXiv 2302.00670, used for CT by Stable Consistency Tuning, Wang et al. 2024,
-# arXiv 2410.18958). No trained model enters the target; everything else is train_cd's setup, except:
+# The stable-target-field recipe, taught as an aside: Song et al. 2023's CT (Eq. 10) with its one-sample Euler step
+# x0 + t_n z replaced by a Heun step (samplers.heun_step, as in CD) of the PF-ODE whose denoiser is batch_denoiser,
+# E[x0 | x] under the batch (the stable target field of Xu et al. 2023, arXiv 2302.00670, used for CT by Stable
+# Consistency Tuning, Wang et al. 2024, arXiv 2410.18958). No trained model enters the target, but the batch is a
+# teacher: its denoiser is the empirical one of 256 points, which works in 1D and 2D and collapses onto each sample's
+# own x0 as the dimension grows (benchmarks/results/reference_count.md). Everything else is train_cd's setup, except:
 # - Heun, not Euler: over 40 levels an Euler step's error biases the target.
 # - uniform levels (Algorithm 3): CD's log-normal did not lower the gap mass here.
 # - fresh weights: the EDM init helps some tasks, hurts others (consistency.md, rows "CT batch, from the EDM model").
-# Between modes few batch points are near, so its denoiser is noisy there and the gap mass stays high: see the pool.
 def train_ct_batch(
     task,
     *,
@@ -42,9 +40,6 @@ def train_ct_batch(
     c=0.03,  # pseudo-Huber constant; None for squared L2
     P_mean=None,  # None: uniform levels (Algorithm 3); a number: iCT's discretised log-normal
     P_std=2.0,
-    span=1,  # levels the teacher walks per target (losses.teacher_walk)
-    pool_size=None,  # None: the batch is the reference; a number: a binned sample of that size (the pool recipe)
-    bin_width=0.02,
     hidden=128,
     depth=3,
     x_features=16,
@@ -60,17 +55,9 @@ def train_ct_batch(
         task.dim, init=init, hidden=hidden, depth=depth, x_features=x_features, x_scale=x_scale, sigma_min=sigma_min,
         seed=seed,
     )  # fmt: skip
-    reference = None
-    if pool_size is not None and (int(pool_size) != pool_size or pool_size < 1):
-        raise ValueError(
-            f"pool_size must be a positive integer (samples in the reference) or None (the batch), got {pool_size}"
-        )
-    if pool_size is not None:  # the pool recipe's reference: its own generator, so the training batches are unchanged
-        pool = task.sample(pool_size, torch.Generator().manual_seed(POOL_SEED_OFFSET + seed))
-        reference = binned_reference(pool.to(next(model.parameters()).device), bin_width)
     loss = functools.partial(
-        ct_loss, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
-        reference_batch=reference is None, reference=reference, P_mean=P_mean, P_std=P_std, span=span,
+        ct_loss, num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, reference_batch=True,
+        P_mean=P_mean, P_std=P_std,
     )  # fmt: skip
     return fit_with_target(
         model,
@@ -84,21 +71,8 @@ def train_ct_batch(
         ema_decay=ema_decay,
         seed=seed,
         progress=progress,
-        desc="CT (batch)" if pool_size is None else "CT (pool)",
+        desc="CT (batch)",
     )
-
-
-# The pool recipe: the batch recipe with two changes against the blur of the one-step map's jumps between modes.
-# 1. The denoiser of a large sample (2^20 points, binned: losses.binned_reference; pass a larger bin_width in 2D), not
-#    the batch's: 256 points hold each mode's share only to +-3 percentage points, which moves the boundary between
-#    the modes' basins from step to step, and the loss averages targets on both sides of it into a ramp.
-# 2. span = 4: the teacher walks 4 levels per target (losses.teacher_walk), so the jumps climb the grid in a quarter
-#    of the bootstraps.
-# With train_cd's log-normal levels. The large sample removes most of the excess gap mass, the walk the rest
-# (benchmarks/results/consistency.md, rows "CT pool, one level per target" and "CT pool, the batch as reference").
-def train_ct_pool(task, *, span=4, pool_size=2**20, P_mean=-0.5, **kwargs):
-    """train_ct_batch with a binned sample of 2^20 points as the reference, a 4-level walk and log-normal levels."""
-    return train_ct_batch(task, span=span, pool_size=pool_size, P_mean=P_mean, **kwargs)
 
 
 def train_song2023(
@@ -228,7 +202,7 @@ def train_ect(
     depth=3,
     sigma_min=SIGMA_MIN,
     sigma_max=SIGMA_MAX,
-    reference_batch=True,  # x_r by an Euler step of the batch's denoiser; False: the paper's x0 + r z
+    reference_batch=False,  # False: the paper's x0 + r z; True: x_r by an Euler step of the batch's denoiser
     progress=True,
 ):
     """Easy consistency tuning (Geng et al. 2024, arXiv 2406.14548): from an EDM denoiser, stage s pairs t with
@@ -237,8 +211,7 @@ def train_ect(
     - P_mean = -0.4: CIFAR's log-normal shifted by ln 2 for our sigma_data = 1 (vs 0.5).
     - pseudo-Huber c = 0.03 as iCT, not c = 0 (in 1D an L1 loss, which fits the median of a multimodal target).
     - 6,000 steps of 256 at lr 2e-3: the toy time budget, EDM pretraining included.
-    - reference_batch=True: x_r by an Euler step with losses.batch_denoiser (as the batch recipe), not x0 + r z; its
-      far smaller spread leaves no median to be biased towards (consistency.md, rows "CT ect, one-sample target").
+    reference_batch=True (not the paper) takes x_r by an Euler step of losses.batch_denoiser, as the batch recipe.
     """
     task = get_dataset(task)
     init, pretrain_seconds = pretrained(
@@ -269,14 +242,14 @@ def train_ect(
     return result
 
 
-# The pool recipe has the lowest one-step W1 and gap mass of the recipes on the three multimodal tasks; on the single
-# Gaussian, which has no gaps, the batch recipe is ahead (benchmarks/results/consistency.md).
-RECIPES = dict(pool=train_ct_pool, batch=train_ct_batch, song2023=train_song2023, ict=train_ict, ect=train_ect)
+# train_ct's recipes, the default first: DEFAULT_REASON
+RECIPES = dict(ect=train_ect, ict=train_ict, song2023=train_song2023, batch=train_ct_batch)
 
 
-def train_ct(task, *, recipe="pool", **kwargs):
-    """Discrete consistency training without a trained teacher, by the recipe's name: "pool" (the default),
-    "batch", "song2023", "ict" or "ect" (RECIPES); kwargs go to that recipe's function. Returns a TrainResult."""
+def train_ct(task, *, recipe="ect", **kwargs):
+    """Consistency training without a teacher, by the recipe's name (RECIPES): "ect" (the default, train_ect), "ict"
+    (train_ict), "song2023" (train_song2023), or "batch" (train_ct_batch, the variance-reduced aside). kwargs go to
+    that recipe's function. Returns a TrainResult."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; valid choices: {', '.join(RECIPES)}")
     return RECIPES[recipe](task, **kwargs)

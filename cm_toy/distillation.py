@@ -1,5 +1,6 @@
 """Consistency distillation (Song et al. 2023, arXiv 2303.01469, Algorithm 2): a consistency model learns the map of a
-teacher's PF-ODE, one Heun step of the teacher per target; unconditional, or class-conditional with a guided teacher."""
+teacher's PF-ODE, one Heun step of the teacher per target; unconditional, or class-conditional with a guided teacher.
+The teacher is a trained EDM model, the exact denoiser (an oracle), or the empirical denoiser of a sample of data."""
 
 import copy
 import functools
@@ -9,24 +10,46 @@ import torch
 from .consistency import consistency_model
 from .data import get_dataset
 from .guidance import Guided, exact_guided_denoiser
-from .losses import cd_loss, pseudo_huber, squared_l2
+from .losses import batch_denoiser, binned_reference, cd_loss, pseudo_huber, squared_l2
 from .networks import MLP, Precond
 from .schedules import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, cosine_decay
 from .train import train
 
-__all__ = ["train_cd", "train_cd_conditional", "as_denoiser"]
+__all__ = ["train_cd", "train_cd_conditional", "as_denoiser", "empirical_denoiser"]
+
+EMPIRICAL_SIZE = 2**20  # points in teacher="empirical"'s sample of the task
+EMPIRICAL_SEED_OFFSET = 1_000_003  # that sample's own generator is seeded seed + this: the batches stay unchanged
 
 
-def as_denoiser(teacher, task):
-    """The teacher as a denoiser D(x [B, D], sigma [B, 1]) -> [B, D]: "exact" (the task's exact denoiser, an oracle)
-    or a trained EDM model (copied, frozen), checked on a probe batch so that a wrong teacher fails at once."""
+# The denoiser of a finite sample's empirical distribution, E[x0 | x] with x0 uniform over the points
+# (losses.batch_denoiser), binned (losses.binned_reference) so that 2^20 points cost about as much as a batch. Its
+# PF-ODE carries noise onto the sample's points: as a teacher it is exact only as far as the sample is the
+# distribution, which a few hundred thousand points of a 1D or 2D task are, and no sample of high-dimensional data is
+# (benchmarks/results/memorisation.md, reference_count.md).
+def empirical_denoiser(points, bin_width=0.02):
+    """D(x [B, D], sigma [B, 1]) -> [B, D], the denoiser of the empirical distribution of points [M, D], binned
+    into cells of side bin_width (a smaller cell for a sample of a few hundred points)."""
+    reference, counts = binned_reference(points, bin_width)
+    return lambda x, sigma: batch_denoiser(x, sigma, reference.to(x.device), counts=counts.to(x.device))
+
+
+def as_denoiser(teacher, task, seed=0):
+    """The teacher as a denoiser D(x [B, D], sigma [B, 1]) -> [B, D]: "exact" (the task's exact denoiser, an oracle),
+    "empirical" (empirical_denoiser of EMPIRICAL_SIZE points of the task, drawn with seed + EMPIRICAL_SEED_OFFSET), a
+    trained EDM model (copied, frozen) or any denoiser; checked on a probe batch, so a wrong teacher fails at once."""
     if isinstance(teacher, str):
+        if teacher == "empirical":
+            points = task.sample(EMPIRICAL_SIZE, torch.Generator().manual_seed(EMPIRICAL_SEED_OFFSET + seed))
+            return empirical_denoiser(points)
         if teacher != "exact":
-            raise ValueError(f"unknown teacher {teacher!r}; valid choices: a trained EDM model (Precond) or 'exact'")
+            raise ValueError(
+                f"unknown teacher {teacher!r}; valid choices: a trained EDM model (Precond), 'exact' or 'empirical'"
+            )
         return lambda x, sigma: task.denoise(x, sigma).to(x.dtype)
     if not callable(teacher):
         raise TypeError(
-            f"teacher must be a denoiser D(x, sigma) (a trained EDM model) or 'exact', got {type(teacher).__name__}"
+            f"teacher must be a denoiser D(x, sigma) (a trained EDM model), 'exact' or 'empirical', "
+            f"got {type(teacher).__name__}"
         )
     if isinstance(teacher, Precond) and teacher.is_consistency:
         raise ValueError(
@@ -95,6 +118,7 @@ def train_cd(
     c=0.03,  # pseudo-Huber constant; None for squared L2
     P_mean=-0.5,  # the levels' discretised log-normal (iCT, Sec. 3.5); None draws them uniformly (the paper)
     P_std=2.0,
+    span=1,  # levels the teacher walks (one Heun step each) per target (losses.teacher_walk); 1 is the paper
     init="teacher",
     hidden=None,
     depth=None,
@@ -106,14 +130,15 @@ def train_cd(
     """Consistency distillation (Song et al. 2023, Algorithm 2) of a teacher denoiser; returns a TrainResult (the
     model to sample with is its .ema).
 
-    teacher: a trained EDM model (Precond with sigma_min = 0) or "exact" (the mixture's exact denoiser, an oracle).
+    teacher: a trained EDM model (Precond with sigma_min = 0), "exact" (the mixture's exact denoiser, an oracle),
+    "empirical" (the denoiser of 2^20 points of the task: empirical_denoiser) or any denoiser D(x, sigma).
     init: "teacher" starts from the teacher's weights when it is a Precond (as the paper's code does), else fresh;
     None for fresh weights; or any trained Precond.
     hidden, depth: the MLP's size for a fresh network (default 128, 3); a network started from init keeps init's
     shape, and a different hidden or depth is an error.
     """
     task = get_dataset(task)
-    denoiser = as_denoiser(teacher, task)
+    denoiser = as_denoiser(teacher, task, seed)
     if isinstance(init, str):
         if init != "teacher":
             raise ValueError(f"unknown init {init!r}; valid choices: 'teacher', None, or a trained Precond")
@@ -129,7 +154,7 @@ def train_cd(
         )
     model = consistency_model(task.dim, init=init, hidden=hidden, depth=depth, sigma_min=sigma_min, seed=seed)
     grid = dict(num_scales=num_scales, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, P_mean=P_mean, P_std=P_std)
-    loss = functools.partial(cd_loss, teacher=denoiser, **grid)
+    loss = functools.partial(cd_loss, teacher=denoiser, span=span, **grid)
     return fit_with_target(
         model,
         loss,

@@ -1,6 +1,8 @@
 """Training objectives. Each is a small function of the networks it needs and a batch of clean data x0, called by the
 training loop as loss(model, x0, step=..., generator=..., labels=...) and returning one loss per sample, [B]."""
 
+import functools
+
 import torch
 
 from .samplers import heun_step
@@ -198,40 +200,26 @@ def ct_loss(
     rho=7.0,
     distance=squared_l2,
     reference_batch=False,
-    reference=None,
     P_mean=None,
     P_std=2.0,
-    span=1,
 ):
     """num_scales: N, or a function of the step (the curriculum N(k)); target: the target network.
 
-    reference_batch: True replaces x0 + t_n z by Heun steps (the sampler's and cd_loss's step) of the PF-ODE whose
-    denoiser is batch_denoiser over the batch: distillation from the batch itself, no trained teacher.
-    reference: instead of the batch, a larger sample of clean data as (points, counts) from binned_reference.
-    P_mean, P_std, span: as for cd_loss (span > 1 needs reference_batch or reference)."""
+    reference_batch: True replaces x0 + t_n z by a Heun step (the sampler's and cd_loss's step) of the PF-ODE whose
+    denoiser is batch_denoiser over the batch (the stable target field): no trained teacher, far less variance.
+    P_mean, P_std: as for cd_loss."""
     sigmas = consistency_sigmas(_resolve(num_scales, step), sigma_min, sigma_max, rho).to(x0)
     upper = sample_intervals(sigmas, len(x0), generator, P_mean, P_std) + 1
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     t_next = sigmas[upper][:, None]
     x_next = x0 + t_next * z
     with torch.no_grad():
-        if reference is not None:
-            if labels is not None:
-                raise ValueError(
-                    "reference (a pooled, binned sample) has no class labels; give labels=None "
-                    "(class-conditional training uses train_cd_conditional)"
-                )
-            points, counts = reference
-            teacher = lambda x, sigma: batch_denoiser(x, sigma, points, counts=counts)  # noqa: E731
-            x_hat, t_n = teacher_walk(teacher, x_next, sigmas, upper, span)
-        elif reference_batch:
+        if reference_batch:
             teacher = lambda x, sigma: batch_target(x, sigma.expand(len(x), 1), x0, labels)  # noqa: E731
-            x_hat, t_n = teacher_walk(teacher, x_next, sigmas, upper, span)
-        elif span == 1:
+            x_hat, t_n = teacher_walk(teacher, x_next, sigmas, upper, 1)
+        else:
             t_n = sigmas[upper - 1][:, None]
             x_hat = x0 + t_n * z
-        else:
-            raise ValueError(f"span={span} needs a denoiser to walk the levels: reference_batch=True or a reference")
         y = _call(target, x_hat, t_n, labels)
     return distance(_call(model, x_next, t_next, labels), y)
 
@@ -260,7 +248,8 @@ def ict_loss(
     z = torch.randn(x0.shape, generator=generator, device=x0.device)
     with torch.no_grad():
         y = _call(model, x0 + t_n * z, t_n, labels)
-    return pseudo_huber(_call(model, x0 + t_next * z, t_next, labels), y, c) / (t_next - t_n)[:, 0]
+    distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
+    return distance(_call(model, x0 + t_next * z, t_next, labels), y) / (t_next - t_n)[:, 0]
 
 
 # Easy consistency tuning (Geng et al. 2024, arXiv 2406.14548, Sec. 3): t ~ log-normal, r = r(t, stage) < t from the
@@ -284,7 +273,8 @@ def ect_loss(
     sigma_max=80.0,
     reference_batch=False,
 ):
-    """stage: the stage s, or a function of the step; c = 0 is the paper's plain L2 norm, c > 0 pseudo-Huber.
+    """stage: the stage s, or a function of the step; c = 0 is the paper's plain L2 norm, c > 0 pseudo-Huber, None the
+    squared L2 distance.
 
     reference_batch: False, the one-sample target x0 + r z; True, an Euler step from t to r with batch_denoiser over
     the batch (variance-reduced CT, as in Stable Consistency Tuning); needs labels None."""
@@ -295,4 +285,5 @@ def ect_loss(
     with torch.no_grad():
         x_r = _ct_step(x0, z, t, r, labels, reference_batch)
         y = _call(model, x_r, r, labels)  # f(x, sigma_min) = x exactly: the clean-data target
-    return pseudo_huber(_call(model, x0 + t * z, t, labels), y, c) / (t - r)[:, 0]
+    distance = squared_l2 if c is None else functools.partial(pseudo_huber, c=c)
+    return distance(_call(model, x0 + t * z, t, labels), y) / (t - r)[:, 0]

@@ -180,24 +180,22 @@ def test_sampling_sigmas_and_bad_sigmas():
 
 def test_bad_teachers_and_recipes():
     ct = cm_toy.ct
-    expected = dict(
-        pool=ct.train_ct_pool, batch=ct.train_ct_batch, song2023=ct.train_song2023, ict=ct.train_ict, ect=ct.train_ect
-    )
+    expected = dict(ect=ct.train_ect, ict=ct.train_ict, song2023=ct.train_song2023, batch=ct.train_ct_batch)
     assert ct.RECIPES == expected
-    with pytest.raises(ValueError, match="unknown recipe 'ctm'; valid choices: pool, batch, song2023, ict, ect"):
+    with pytest.raises(ValueError, match="unknown recipe 'ctm'; valid choices: ect, ict, song2023, batch"):
         cm_toy.train_ct("two_gmm_1D", recipe="ctm")
     with pytest.raises(TypeError, match=r"D\(x"):
         cm_toy.train_cd("two_gmm_1D", lambda x: x, steps=1)
     with pytest.raises(ValueError, match="shape"):
         cm_toy.train_cd("two_gmm_1D", lambda x, sigma: x[:, :0], steps=1)
-    with pytest.raises(ValueError, match="'exact'"):
+    with pytest.raises(ValueError, match="'exact' or 'empirical'"):
         cm_toy.train_cd("two_gmm_1D", "oracle", steps=1)
     with pytest.raises(ValueError, match="consistency model"):
         cm_toy.train_cd("two_gmm_1D", cm_toy.consistency_model(1), steps=1)
     with pytest.raises(TypeError):
         cm_toy.train_ct("two_gmm_1D", recipe="ict", no_such_option=1)
-    with pytest.raises(ValueError, match="pool_size"):
-        cm_toy.train_ct("two_gmm_1D", pool_size=0, steps=1)
+    with pytest.raises(ValueError, match="span"):
+        cm_toy.train_cd("two_gmm_1D", "exact", span=0, steps=1, progress=False)
     with pytest.raises(ValueError, match="ECT starts from an EDM model: give init or edm_steps >= 1"):
         cm_toy.train_ct("two_gmm_1D", recipe="ect", edm_steps=0, steps=1, progress=False)
 
@@ -205,7 +203,7 @@ def test_bad_teachers_and_recipes():
 @pytest.mark.parametrize("recipe", cm_toy.ct.RECIPES)
 def test_smoke_training_of_each_recipe(recipe):
     edm = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False).ema
-    kw = dict(init=edm) if recipe == "ect" else dict(pool_size=4096) if recipe == "pool" else {}
+    kw = dict(init=edm) if recipe == "ect" else {}
     result = cm_toy.train_ct("two_gmm_1D", recipe=recipe, steps=60, batch_size=64, progress=False, **kw)
     model = result.ema
     assert model.is_consistency and len(result.losses) == 60 and result.pretrain_seconds == 0.0
@@ -216,7 +214,7 @@ def test_smoke_training_of_each_recipe(recipe):
     assert torch.equal(sample_consistency(again, 100), sample_consistency(model, 100))
 
 
-@pytest.mark.parametrize("teacher", ["exact", "edm"])
+@pytest.mark.parametrize("teacher", ["exact", "edm", "empirical"])
 def test_smoke_training_of_cd(teacher):
     if teacher == "edm":
         teacher = cm_toy.train_edm("two_gmm_1D", steps=30, batch_size=64, progress=False).ema
@@ -381,13 +379,9 @@ def test_teacher_walks_span_heun_steps_down_the_grid_and_stops_at_sigma_min(gaus
     assert torch.allclose(f_star(walked, t[:, 0]), f_star(x, fine[[39, 20, 3]]), atol=2e-3)
     with pytest.raises(ValueError, match="span"):
         teacher_walk(gaussian.denoise, x, sigmas, upper, span=0)
-    with pytest.raises(ValueError, match="span=2 needs a denoiser"):
-        ct_loss(ExactF(), x, target=ExactF(), num_scales=10, span=2)
-    with pytest.raises(ValueError, match="class labels"):
-        ct_loss(ExactF(), x, target=ExactF(), num_scales=10, reference=(x, torch.ones(3)), labels=torch.zeros(3))
 
 
-def test_span_keeps_f_star_a_fixed_point_and_the_pool_target_is_far_less_noisy_than_the_batch(gaussian):
+def test_span_keeps_f_star_a_fixed_point_and_the_empirical_teacher_is_far_less_noisy_than_the_batch(gaussian):
     # With the exact f* as model and target the loss is only the teacher's error: Heun's (per step ~1e-4 here) for
     # the exact denoiser, plus the reference's noise for a sampled one. A wrong f (mean moved by 0.05) stands out.
     exact, x0 = ExactF(), gaussian.sample(1024, torch.Generator().manual_seed(2)).double()
@@ -399,7 +393,13 @@ def test_span_keeps_f_star_a_fixed_point_and_the_pool_target_is_far_less_noisy_t
         exact_teacher = dict(teacher=gaussian.denoise, target=exact, num_scales=40, span=span)
         assert cd_loss(exact, x0, generator=torch.Generator().manual_seed(3), **exact_teacher).mean() < bound
         assert cd_loss(ShiftedF(0.05), x0, generator=torch.Generator().manual_seed(3), **exact_teacher).mean() > 1e-3
-    pool = binned_reference(gaussian.sample(2**18, torch.Generator().manual_seed(4)).double(), 0.01)
-    assert loss(exact, span=4, reference=pool) < 1e-6  # as close to f* as the exact teacher's walk
-    assert loss(exact, span=4, reference_batch=True) > 10 * loss(exact, span=4, reference=pool)
-    assert loss(ShiftedF(0.05), span=4, reference=pool) > 1e-3
+    empirical = cm_toy.distillation.empirical_denoiser(
+        gaussian.sample(2**18, torch.Generator().manual_seed(4)).double(), 0.01
+    )
+
+    def cd(model, **kw):
+        return cd_loss(model, x0, target=exact, num_scales=40, generator=torch.Generator().manual_seed(3), **kw).mean()
+
+    assert cd(exact, teacher=empirical, span=4) < 1e-6  # as close to f* as the exact teacher's walk
+    assert loss(exact, reference_batch=True) > 10 * cd(exact, teacher=empirical, span=1)
+    assert cd(ShiftedF(0.05), teacher=empirical, span=4) > 1e-3

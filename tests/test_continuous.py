@@ -206,10 +206,10 @@ def test_scd_with_exact_teacher_has_no_tangent_at_the_exact_model():
 def test_recipes_errors_and_smoke_training():
     continuous = cm_toy.continuous
     expected = dict(
-        damped=continuous.train_damped, song2023=continuous.train_continuous_song2023, scm=cm_toy.trigflow.train_scm
+        song2023=continuous.train_continuous_song2023, scm=cm_toy.trigflow.train_scm, damped=continuous.train_damped
     )
     assert continuous.RECIPES == expected
-    with pytest.raises(ValueError, match="unknown recipe 'nope'; valid choices: damped, song2023, scm"):
+    with pytest.raises(ValueError, match="unknown recipe 'nope'; valid choices: song2023, scm, damped"):
         cm_toy.train_continuous_ct("two_gmm_1D", recipe="nope")
     with pytest.raises(TypeError, match="EDM denoiser"):
         cm_toy.train_continuous_ct("two_gmm_1D", init=cm_toy.consistency_model(1))
