@@ -21,6 +21,7 @@ SUITES = {
     "reference_count": "benchmarks.studies.reference_count",
     "ct_cost": "benchmarks.studies.ct_cost",
     "ct_tune": "benchmarks.studies.ct_tune",
+    "multistep": "benchmarks.studies.multistep",
     "memorisation": "benchmarks.studies.memorisation",
 }
 

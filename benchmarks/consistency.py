@@ -9,13 +9,14 @@ given for the seed-0 draw of 10,000 samples and as the median over 5 sampling se
 floor (the median W1 of exact samples of the same size). Times are wall-clock on one thread; ECT's includes the EDM
 pretraining it starts from (the same EDM model also serves as the CD teacher). The first row per task is no trained
 model: the exact consistency function sampled with the same noise (cm_toy.ExactConsistency), what a perfect model
-scores with these seeds. The last six rows per task are ablations: the default recipe (pool) with one level per
-target (span=1) and with the batch as its reference (pool_size=None), the batch recipe started from the EDM model
-instead of fresh weights, ECT with the one-sample target instead of the batch's, CD with uniformly drawn levels, and CD
-from a teacher trained on x0 (its time includes that teacher's training). --jobs runs tasks in parallel processes
-(each on one thread), so their times are contended. A second column measures W1 with 100,000
-samples (median over sampling seeds 100-104, against the floor of that size), where a model's own error stands out
-from the seed luck that dominates at 10,000.
+scores with these seeds. Then distillation (CD) from the learned EDM teacher, the exact teacher and the empirical
+teacher (the denoiser of 2^20 points of the task, binned), each with one level per target and with a 4-level teacher
+walk; the published teacher-free CT recipes (ECT, iCT, Song 2023); the aside whose ODE step uses the batch's own
+denoiser (a teacher built from the batch), from fresh weights and from the EDM model, and ECT with that target (this
+project's variant); and two ablations of CD: uniformly drawn levels, and a teacher trained on x0 (its time includes
+that teacher's training). --jobs runs tasks in parallel processes (each on one thread), so their times are contended.
+A second column measures W1 with 100,000 samples (median over sampling seeds 100-104, against the floor of that size),
+where a model's own error stands out from the seed luck that dominates at 10,000.
 """
 
 import cm_toy
@@ -35,24 +36,26 @@ N_BIG, SEEDS_BIG = 100_000, range(100, 105)
 def methods(task, edm):
     """(row name, model, train seconds) per method, each trained (or loaded from the cache) when its row is reached."""
     train_cd, train_ct, train_edm = cm_toy.train_cd, cm_toy.train_ct, cm_toy.train_edm
-    m = fit(train_cd, task, edm)
-    yield "CD, learned EDM teacher", m.model, m.seconds
-    m = fit(train_cd, task, "exact")
-    yield "CD, exact teacher", m.model, m.seconds
-    for recipe in cm_toy.ct.RECIPES:
+    # Distillation: the learned and the exact teacher, each also with the empirical teacher's 4-level walk, and the
+    # empirical teacher (the denoiser of 2^20 points of the task) itself.
+    for name, teacher in (("learned EDM", edm), ("exact", "exact"), ("empirical (2^20 points)", "empirical")):
+        for span in (1, 4):
+            m = fit(train_cd, task, teacher, span=span)
+            yield f"CD, {name} teacher{', 4-level walk (span=4)' if span == 4 else ''}", m.model, m.seconds
+    # Consistency training without a teacher, the published recipes (ECT starts from the EDM model: its time added).
+    for recipe in ("ect", "ict", "song2023"):
         init = edm if recipe == "ect" else None
         m = fit(train_ct, task, recipe=recipe, init=init)
         yield f"CT {recipe}", m.model, m.seconds + (edm.seconds if recipe == "ect" else 0.0)
-    # Ablations: the pool recipe's two changes one at a time; the EDM init for the batch recipe; the reference-batch
-    # target (losses.batch_denoiser).
-    m = fit(train_ct, task, span=1)
-    yield "CT pool, one level per target (span=1)", m.model, m.seconds
-    m = fit(train_ct, task, pool_size=None)
-    yield "CT pool, the batch as reference (pool_size=None)", m.model, m.seconds
+    # The aside: the batch's denoiser as the ODE step's teacher (the stable target field), from fresh weights and from
+    # the EDM model; ECT with that target instead of the paper's one-sample one (this project's variant).
+    m = fit(train_ct, task, recipe="batch")
+    yield "CT batch (the batch's denoiser as teacher)", m.model, m.seconds
     m = fit(train_ct, task, recipe="batch", init=edm)
     yield "CT batch, from the EDM model (init=edm)", m.model, m.seconds + edm.seconds
-    m = fit(train_ct, task, recipe="ect", init=edm, reference_batch=False)
-    yield "CT ect, one-sample target (reference_batch=False)", m.model, m.seconds + edm.seconds
+    m = fit(train_ct, task, recipe="ect", init=edm, reference_batch=True)
+    yield "CT ect with the batch's denoiser (reference_batch=True; this project's)", m.model, m.seconds + edm.seconds
+    # Ablations of CD's setup.
     m = fit(train_cd, task, edm, P_mean=None)
     yield "CD, uniform levels (P_mean=None, as Song et al. 2023)", m.model, m.seconds
     teacher = fit(train_edm, task, reference_batch=False)

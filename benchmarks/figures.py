@@ -125,8 +125,8 @@ def main(args):
         consistency_figure(task, cd, 4, f"{name}_cd_multistep.png", "CD")
         consistency_figure(task, cd, 1, f"{name}_cd_onestep.png", "CD")
         if name == "three_gmm_1D":
-            ct = fit(cm_toy.train_ct, name, seed=0).model  # the default recipe, pool; no teacher
-            consistency_figure(task, ct, 1, f"{name}_ct_onestep.png", "CT (pool)")
+            ct = fit(cm_toy.train_ct, name, init=edm, seed=0).model  # the default recipe, ECT; no teacher
+            consistency_figure(task, ct, 1, f"{name}_ct_onestep.png", "CT (ECT, no teacher)")
             cont = fit(cm_toy.train_continuous_ct, name, init=edm, seed=0).model
             consistency_figure(task, cont, 1, f"{name}_continuous_onestep.png", "continuous-time CT")
             drift_figure(name, cd, "drift_before_after.png")

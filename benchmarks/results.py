@@ -53,12 +53,12 @@ def run(name):
     edm = fit(cm_toy.train_edm, name)
     rows = [("EDM, Heun", 127, score(lambda n, s: cm_toy.sample_edm(edm.model, n, seed=s), name, N), edm.seconds)]
     cd = fit(cm_toy.train_cd, name, edm)
-    ct = fit(cm_toy.train_ct, name)  # the default recipe starts from fresh weights
+    ct = fit(cm_toy.train_ct, name, init=edm)  # the default recipe, ECT, starts from the EDM model
     cont = fit(cm_toy.train_continuous_ct, name, init=edm)
     for label, model, seconds in (
         ("CD (EDM teacher)", cd.model, edm.seconds + cd.seconds),
-        ("CT (default recipe)", ct.model, ct.seconds),
-        ("continuous CT (default)", cont.model, edm.seconds + cont.seconds),
+        ("CT (ECT, no teacher)", ct.model, edm.seconds + ct.seconds),
+        ("continuous CT (Song 2023, no teacher)", cont.model, edm.seconds + cont.seconds),
     ):
         for steps in (1, 2, 4):
             sample = lambda n, s, model=model, steps=steps: cm_toy.sample_consistency(model, n, num_steps=steps, seed=s)

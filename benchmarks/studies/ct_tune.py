@@ -33,6 +33,24 @@ STAGES = {
         ("ect", dict(c=0.3)),
         ("ect", dict(c=None)),
     ],
+    "knobs": [
+        ("ect", dict(c=0.1)),
+        ("ect", dict(batch_size=1024)),
+        ("ect", dict(lr=5e-4)),
+        ("ect", dict(lr=5e-3)),
+        ("ect", dict(ema_decay=0.9999)),
+        ("ect", dict(P_mean=-1.1)),
+        ("ect", dict(stages=4)),
+        ("ect", dict(q=4.0)),
+        ("ict", dict(c=0.1)),
+        ("ict", dict(batch_size=4096)),
+        ("ict", dict(lr=1e-3)),
+        ("ict", dict(ema_decay=0.9999)),
+        ("ict", dict(s1=40)),
+        ("ict", dict(s1=640)),
+        ("ict", dict(P_mean=-1.1)),
+        ("ict", dict(hidden=256)),
+    ],
 }
 
 
