@@ -54,8 +54,10 @@ def run(task_name):
         name: lambda n, steps, seed, m, f=f: cm_toy.sample_consistency(f, n, num_steps=steps, seed=seed, **pick(m))
         for name, f in models.items()
     }
-    models["continuous CT (song2023)"] = fit(cm_toy.train_continuous_ct, task_name, recipe="song2023", init=edm).model
-    models["continuous CT (damped, the default)"] = fit(cm_toy.train_continuous_ct, task_name, init=edm).model
+    models["continuous CT (song2023, the default)"] = fit(cm_toy.train_continuous_ct, task_name, init=edm).model
+    models["continuous CT (damped, this project's)"] = fit(
+        cm_toy.train_continuous_ct, task_name, recipe="damped", init=edm
+    ).model
     mean = round(task.mean().item(), 2) + 0.0  # + 0.0: no "-0.00"
     columns = ["sampler", "steps"] + [f"n = {n:,}: {s}" for n, _ in SIZES for s in ("N(0, T^2)", "matched")]
     cells = []

@@ -4,9 +4,9 @@ continuous-time method (sCM's in trigflow.py).
 As the number of discretisation steps N of consistency training grows, the pair (f at sigma + dsigma, f at sigma)
 becomes a derivative: the stop-gradient loss gradient turns into lambda(sigma) grad_theta f . df/dsigma, where
 df/dsigma is the total derivative of f along the (one-sample) probability-flow ODE. A Jacobian-vector product
-(forward-mode AD: networks.module_jvp) computes that tangent exactly, in one forward pass. The limit also drops the
-target network's friction term of the discrete loss; the default recipe, "damped", keeps the exact tangent and puts
-the friction back.
+(forward-mode AD: networks.module_jvp) computes that tangent exactly, in one forward pass. The default recipe is the
+paper's, with the one-sample tangent. The limit also drops the target network's friction term of the discrete loss;
+this project's "damped" recipe keeps the exact tangent and puts the friction back.
 """
 
 import functools
@@ -182,10 +182,11 @@ def train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, reference
     )  # fmt: skip
 
 
-# train_continuous_ct's recipes, the published ones first: song2023, the default (CONTINUOUS_REASON), scm, and this
-# project's damped variant. Song et al. 2023's continuous CT is limited by the slow upward propagation of the boundary
-# condition f(x, sigma_min) = x: its one-step map is too smooth at high sigma, and one call at a lower level T scores
-# better than at sigma_max (benchmarks/results/start.md, "continuous CT" rows); an exact tangent does not fix it.
+# train_continuous_ct's recipes, the published ones first: song2023, the default (ahead of scm in one step on every
+# original task: benchmarks/results/continuous.md), scm, and this project's damped variant. Song et al. 2023's
+# continuous CT is limited by the slow upward propagation of the boundary condition f(x, sigma_min) = x: its one-step
+# map is too smooth at high sigma, and one call at a lower level T scores better than at sigma_max
+# (benchmarks/results/start.md, "continuous CT" rows); an exact tangent does not fix it.
 RECIPES = dict(song2023=train_continuous_song2023, scm=train_scm, damped=train_damped)
 
 
