@@ -1,3 +1,4 @@
+import inspect
 import math
 
 import pytest
@@ -108,6 +109,33 @@ def test_losses_are_minimal_at_the_exact_consistency_function(gaussian, loss_nam
     if loss_name == "cd":
         assert at_exact < 1e-8
         assert loss(ShiftedF(0.05)) > 1e4 * at_exact
+
+
+@pytest.mark.parametrize("loss_name", ["ict", "ect"])
+def test_c_none_is_the_squared_distance_with_the_same_weighting(gaussian, loss_name):
+    # c=None: ||a - b||^2 / (t_next - t_n); pseudo-Huber with a large c is ~ ||a - b||^2 / (2c): the same up to 2c.
+    def loss(c):
+        g = torch.Generator().manual_seed(0)
+        x0, kw = gaussian.sample(512, g).double(), dict(generator=g, step=0, c=c)
+        if loss_name == "ict":
+            return ict_loss(ShiftedF(0.05), x0, num_scales=40, **kw)
+        return ect_loss(ShiftedF(0.05), x0, stage=2, **kw)
+
+    torch.testing.assert_close(loss(None), 200 * loss(100.0), rtol=1e-4, atol=1e-9)
+    assert not torch.allclose(loss(None), loss(0.03))
+
+
+def test_defaults_are_published_and_the_empirical_teacher_has_its_own_sample():
+    assert inspect.signature(cm_toy.train_ct).parameters["recipe"].default == "ect"
+    assert inspect.signature(cm_toy.train_continuous_ct).parameters["recipe"].default == "song2023"
+    assert inspect.signature(cm_toy.ct.train_ect).parameters["reference_batch"].default is False
+    # teacher="empirical" is the denoiser of EMPIRICAL_SIZE points drawn with seed + EMPIRICAL_SEED_OFFSET
+    task, dist = cm_toy.get_dataset("two_gmm_1D"), cm_toy.distillation
+    x, sigma = torch.linspace(-3, 3, 9)[:, None], torch.full((9, 1), 0.5)
+    points = task.sample(dist.EMPIRICAL_SIZE, torch.Generator().manual_seed(dist.EMPIRICAL_SEED_OFFSET + 3))
+    expected = dist.empirical_denoiser(points)(x, sigma)
+    assert torch.equal(dist.as_denoiser("empirical", task, seed=3)(x, sigma), expected)
+    assert torch.allclose(expected, task.denoise(x, sigma).float(), atol=5e-3)  # 2^20 points: close to exact
 
 
 def test_cd_loss_is_zero_for_cd_with_a_perfect_ode_step(gaussian):
