@@ -161,7 +161,8 @@ def job(kind, args):
 
 def table_targets(results, floors):
     lines = [
-        "## 1. Targets: default CD and the CT batch recipe, default multistep sigmas (`sample_consistency(model, n, num_steps=k)`)",
+        "## 1. Targets: default CD and the CT batch recipe, default multistep sigmas "
+        "(`sample_consistency(model, n, num_steps=k)`)",
         "",
         "Target for k = 2, 4, 8: std ratio within 1 +/- 0.03 and W1 <= 1.2x the one-step W1 (seed 0 and "
         "median of 5 sampling seeds).",
