@@ -243,9 +243,10 @@ def train_ect(
 
 
 # train_ct's recipes, the default first: at their default budgets ECT has the lowest one-step W1 of the three
-# published recipes on three of the four original tasks and ties iCT on the fourth, two_gmm_1D
-# (benchmarks/results/consistency.md, rows "CT ect", "CT ict", "CT song2023"). None comes near distillation:
-# benchmarks/results/ct_cost.md and ct_tune.md measure the price.
+# published recipes on three_gmm_1D and uneven_two_gmm_1D, ties iCT on two_gmm_1D and Song 2023 on single_gaussian_1D,
+# and the lowest two-step W1 on all but uneven_two_gmm_1D (benchmarks/results/consistency.md, rows "CT ect", "CT ict",
+# "CT song2023").
+# None comes near distillation: benchmarks/results/ct_cost.md and ct_tune.md measure the price.
 RECIPES = dict(ect=train_ect, ict=train_ict, song2023=train_song2023, batch=train_ct_batch)
 
 
