@@ -46,6 +46,7 @@ def score(model, task):
         row[f"w1_{k}"] = m["w1"] / floor["w1"]
         row[f"gap_{k}"] = m["gap_mass"] / m["gap_mass_true"]
         row[f"std_{k}"] = m["std_ratio"]
+        row[f"mode_{k}"] = m["mode_mass_err"]
     return row
 
 

@@ -22,12 +22,12 @@ import json
 import torch
 
 import cm_toy
-from benchmarks.common import RUN, noise_floor, pool_map, size, table, write_results
+from benchmarks.common import RUN, pool_map, table, write_results
+from benchmarks.studies.ct_cost import score
 from cm_toy import ct
 
 TASKS = ("three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D")
 JOBS = 2
-N, SEEDS = 10_000, range(5)
 
 # stage: [(recipe, arguments changed from its defaults)]
 STAGES = {
@@ -73,19 +73,6 @@ def train(recipe, task, kwargs):
     if task not in EDM:
         EDM[task] = cm_toy.train_edm(task, progress=False, **(dict(steps=20) if RUN.smoke else {})).ema
     return ct.train_ect(task, init=EDM[task], reference_batch=False, progress=False, **kwargs)
-
-
-def score(model, task):
-    floor = noise_floor(task, N)
-    row = {}
-    for k in (1, 2):
-        sample = lambda n, s: cm_toy.sample_consistency(model, n, num_steps=k, seed=s)  # noqa: B023
-        m = cm_toy.evaluate_seeds(sample, task, n=size(N), seeds=SEEDS)
-        row[f"w1_{k}"] = m["w1"] / floor["w1"]
-        row[f"gap_{k}"] = m["gap_mass"] / m["gap_mass_true"]
-        row[f"std_{k}"] = m["std_ratio"]
-        row[f"mode_{k}"] = m["mode_mass_err"]
-    return row
 
 
 def run_one(job):
