@@ -50,6 +50,15 @@ def score(model, task):
     return row
 
 
+def score_cells(row):
+    """A row's scores as table cells: W1 / floor, gap mass / true and std ratio, after one and after two steps."""
+    return (
+        [f"{row[f'w1_{k}']:.2f}x" for k in (1, 2)]
+        + [f"{row[f'gap_{k}']:.1f}x" for k in (1, 2)]
+        + [f"{row[f'std_{k}']:.3f}" for k in (1, 2)]
+    )
+
+
 def main(args):
     path = RUN.out / "ct_cost.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -80,10 +89,7 @@ def main(args):
     for task in dict.fromkeys(r["task"] for r in rows):
         lines += ["", f"### {task}", ""]
         cells = [
-            [r["recipe"], f"{r['steps']:,}", f"{r['seconds']:.0f}"]
-            + [f"{r[f'w1_{k}']:.2f}x" for k in (1, 2)]
-            + [f"{r[f'gap_{k}']:.1f}x" for k in (1, 2)]
-            + [f"{r[f'std_{k}']:.3f}" for k in (1, 2)]
+            [r["recipe"], f"{r['steps']:,}", f"{r['seconds']:.0f}"] + score_cells(r)
             for r in sorted(
                 (r for r in rows if r["task"] == task), key=lambda r: (list(RECIPES).index(r["recipe"]), r["steps"])
             )

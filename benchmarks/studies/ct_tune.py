@@ -23,7 +23,7 @@ import torch
 
 import cm_toy
 from benchmarks.common import RUN, pool_map, table, write_results
-from benchmarks.studies.ct_cost import score
+from benchmarks.studies.ct_cost import score, score_cells
 from cm_toy import ct
 
 TASKS = ("three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D")
@@ -120,9 +120,7 @@ def main(args):
         cells = [
             [r["stage"], r["recipe"], ", ".join(f"{k}={v}" for k, v in r["args"].items()) or "defaults",
              f"{r['seconds']:.0f}"]
-            + [f"{r[f'w1_{k}']:.2f}x" for k in (1, 2)]
-            + [f"{r[f'gap_{k}']:.1f}x" for k in (1, 2)]
-            + [f"{r[f'std_{k}']:.3f}" for k in (1, 2)]
+            + score_cells(r)
             + [f"{r[f'mode_{k}']:.3f}" for k in (1, 2)]
             for r in rows
             if r["task"] == task
