@@ -4,12 +4,15 @@ library defaults.
     python -m benchmarks ct_tune [task ...] [--stage NAME] [--jobs N]
 
 Stages: "metric" (the pseudo-Huber constant c, or squared L2 with c=None), "knobs" (batch size, learning rate, c,
-iCT's final grid s1), "knobs_three" (more knobs, on three_gmm_1D only). Longer training is ct_cost's axis. The EMA
-decay is not among the knobs: train's warm-up min(decay, (1 + k) / (10 + k)) stays below the default 0.999 until step
-8,991, so at these budgets a different ema_decay changes nothing.
+iCT's final grid s1), "knobs_three" (more knobs, on three_gmm_1D only), "continuous" (Song et al. 2023's
+continuous-time CT: learning rate, the log-normal levels' P_mean and P_std, batch size, and training steps, which
+for the discrete recipes are ct_cost's axis). The EMA decay is not among the knobs: train's warm-up
+min(decay, (1 + k) / (10 + k)) stays below the default 0.999 until step 8,991, so at 8,000 steps a different
+ema_decay changes nothing.
 
-Each row is one model (seed 0, one thread): iCT (ct.train_ict, fresh weights) or ECT (ct.train_ect from the task's
-EDM model, the paper's one-sample target), with the named arguments changed from the library defaults. Scores as
+Each row is one model (seed 0, one thread): iCT (ct.train_ict, fresh weights), ECT (ct.train_ect from the task's
+EDM model, the paper's one-sample target) or song2023c (continuous.train_continuous_song2023 from the task's EDM
+model, the one-sample tangent), with the named arguments changed from the library defaults. Scores as
 ct_cost: W1 over the noise floor (median of 5 sampling seeds of 10,000 samples), gap mass over its true value, std
 ratio and mode mass error, after one and after two steps; training seconds on one thread (ECT's EDM model not
 counted; two runs at a time on a shared 2-core machine, so the seconds are inflated and only roughly comparable).
@@ -24,7 +27,7 @@ import torch
 import cm_toy
 from benchmarks.common import RUN, pool_map, table, write_results
 from benchmarks.studies.ct_cost import score, score_cells
-from cm_toy import ct
+from cm_toy import continuous, ct
 
 TASKS = ("three_gmm_1D", "two_gmm_1D", "uneven_two_gmm_1D", "single_gaussian_1D")
 JOBS = 2
@@ -57,6 +60,17 @@ STAGES = {
         ("ict", dict(s1=40)),
         ("ict", dict(P_mean=-1.1)),
     ],
+    # Song et al. 2023's continuous-time CT (continuous.train_continuous_song2023 from the task's EDM model)
+    "continuous": [
+        ("song2023c", {}),
+        ("song2023c", dict(lr=3e-3)),
+        ("song2023c", dict(P_mean=0.4)),
+        ("song2023c", dict(P_mean=1.2)),
+        ("song2023c", dict(P_std=2.4)),
+        ("song2023c", dict(batch_size=1024)),
+        ("song2023c", dict(steps=16000)),
+        ("song2023c", dict(steps=32000)),
+    ],
 }
 
 
@@ -72,6 +86,8 @@ def train(recipe, task, kwargs):
         return ct.train_ict(task, progress=False, **kwargs)
     if task not in EDM:
         EDM[task] = cm_toy.train_edm(task, progress=False, **(dict(steps=20) if RUN.smoke else {})).ema
+    if recipe == "song2023c":
+        return continuous.train_continuous_song2023(task, init=EDM[task], progress=False, **kwargs)
     return ct.train_ect(task, init=EDM[task], reference_batch=False, progress=False, **kwargs)
 
 
