@@ -70,6 +70,10 @@ STAGES = {
         ("song2023c", dict(batch_size=1024)),
         ("song2023c", dict(steps=16000)),
         ("song2023c", dict(steps=32000)),
+        ("song2023c", dict(batch_size=1024, steps=32000)),
+        # the same objective with the exact denoiser's tangent direction (continuous-time CD from an oracle teacher):
+        # what is left when the one-sample direction's variance is gone
+        ("song2023c", dict(teacher="exact")),
     ],
 }
 
