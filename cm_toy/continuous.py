@@ -186,7 +186,11 @@ def train_damped(task, *, lr=3e-3, target_decay=0.95, target_step=0.2, reference
 # original task: benchmarks/results/continuous.md), scm, and this project's damped variant. Song et al. 2023's
 # continuous CT is limited by the slow upward propagation of the boundary condition f(x, sigma_min) = x: its one-step
 # map is too smooth at high sigma, and one call at a lower level T scores better than at sigma_max
-# (benchmarks/results/start.md, "continuous CT" rows); an exact tangent does not fix it.
+# (benchmarks/results/start.md, "continuous CT" rows). On the three multi-mode tasks neither its knobs nor the exact
+# denoiser's direction in place of the one-sample z bring the one-step gap mass within 3x the true value, which
+# discrete CD from that exact denoiser comes close to (benchmarks/results/ct_tune.md, stage continuous;
+# consistency.md, rows "CD, exact teacher"): the smooth map comes mostly from the continuous objective, not from the
+# variance of the one-sample tangent.
 RECIPES = dict(song2023=train_continuous_song2023, scm=train_scm, damped=train_damped)
 
 

@@ -10,8 +10,10 @@ Scores: W1 over the noise floor (median of 5 sampling seeds of 10,000 samples), 
 W1, gap mass over its true value, std ratio; the same W1 with 100,000 samples (seeds 100-104, over the floor of that
 size); and the path error, the mean |x - x*| between the model's samples and f*'s from the same noise (the same seed
 draws the same noise at every step for both), median over seeds 0-4: a model's own error, free of the seed luck that
-W1 of 10,000 samples carries. 'within target': every k-step W1 at most 1.2 x the one-step W1 (+ 0.003) and a std ratio
-within 1 +- 0.03, at n = 10,000.
+W1 of 10,000 samples carries. 'within target': the k-step W1 at most 1.2 x the one-step W1 (+ 0.003) and a std ratio
+within 1 +- 0.03, judged at n = 10,000 and again at n = 100,000. At n = 10,000 the test is finer than the seed luck
+of W1 itself: the exact f*, whose samples are exact at any number of steps, fails it on five of the seven tasks. At
+n = 100,000 the noise floor is about a third as large and f* passes everywhere, so that column is the verdict.
 
 The untuned mixtures, fixed here before any model was trained on them:
 - narrow_mode_1D: three equal modes at -1.5, 0, 1.5 with stds 0.15, 0.3, 0.3 (one narrow mode);
@@ -51,18 +53,21 @@ def run(task):
     }
     rows = []
     for name, f in models.items():
-        one = None
+        one = one_big = None
         for k in STEPS:
             sample = lambda n, s: cm_toy.sample_consistency(f, n, num_steps=k, seed=s)  # noqa: B023
             m = cm_toy.evaluate_seeds(sample, task, n=N, seeds=SEEDS)
-            big = cm_toy.evaluate_seeds(sample, task, n=N_BIG, seeds=SEEDS_BIG)["w1"]
+            big = cm_toy.evaluate_seeds(sample, task, n=N_BIG, seeds=SEEDS_BIG)
             exact = lambda s: cm_toy.sample_consistency(models["exact f*"], N, num_steps=k, seed=s)  # noqa: B023
             path = torch.tensor([(sample(N, s) - exact(s)).abs().mean().item() for s in SEEDS]).median().item()
-            one = one or m["w1"]
+            one, one_big = one or m["w1"], one_big or big["w1"]
             ok = m["w1"] <= 1.2 * one + 0.003 and abs(m["std_ratio"] - 1) <= 0.03
+            ok_big = big["w1"] <= 1.2 * one_big + 0.003 and abs(big["std_ratio"] - 1) <= 0.03
             gap = m["gap_mass"] / m["gap_mass_true"]
             cells = [f"{m['w1'] / floor:.2f}x", f"{m['w1'] / one:.2f}", f"{gap:.1f}x", f"{m['std_ratio']:.3f}"]
-            rows.append([task, name, k, *cells, "yes" if ok else "no", f"{big / floor_big:.2f}x", f"{path:.4f}"])
+            cells += ["yes" if ok else "no", f"{big['w1'] / floor_big:.2f}x", f"{big['w1'] / one_big:.2f}"]
+            cells += [f"{big['std_ratio']:.3f}", "yes" if ok_big else "no", f"{path:.4f}"]
+            rows.append([task, name, k, *cells])
         print(f"  {task}: {name} done", flush=True)
     return rows
 
@@ -74,11 +79,15 @@ def main(args):
         "",
         "`python -m benchmarks multistep`: library defaults (seed 0), levels from cm_toy.schedules.sampling_sigmas; "
         "W1 median of 5 sampling seeds of 10,000 samples over the noise floor and over the same model's one-step W1; "
-        "'within target': W1 <= 1.2 x one-step + 0.003 and std ratio within 1 +- 0.03. The last three tasks are "
-        "mixtures no default was tuned on (defined in benchmarks/studies/multistep.py).",
+        "'within target': W1 <= 1.2 x one-step + 0.003 and std ratio within 1 +- 0.03, at n = 10,000 and again at "
+        "n = 100,000 (5 sampling seeds each). At n = 10,000 the test is finer than W1's own seed luck: the exact f*, "
+        "whose samples are exact at any number of steps, fails it on some tasks. At n = 100,000 it passes everywhere, "
+        "so that column is the verdict. The last three tasks are mixtures no default was tuned on (defined in "
+        "benchmarks/studies/multistep.py).",
         "",
     ]
     columns = ["task", "model", "steps", "W1 (x floor)", "W1 / one-step W1", "gap mass (x true)", "std ratio"]
-    lines += table(columns + ["within target", "W1 n = 100,000 (x its floor)", "path error vs f*"], rows)
+    columns += ["within target", "n = 100,000: W1 (x its floor)", "W1 / one-step W1", "std ratio", "within target"]
+    lines += table(columns + ["path error vs f*"], rows)
     print("\n".join(lines))
     write_results("multistep.md", lines)
