@@ -133,8 +133,8 @@ def main(args):
         "tangent; teacher=exact: the exact denoiser's direction instead, continuous-time CD from an oracle), each with "
         "the named arguments changed from its library defaults (seed 0, one thread). W1 is the median of 5 sampling "
         "seeds of 10,000 samples over the noise floor; gap mass over its true value; std ratio and mode mass error of "
-        "the samples. Training seconds: one thread, with other runs sharing the machine's 2 cores, so inflated "
-        "(ct_cost.md has cleaner times). ema_decay is not tuned: below step 8,991 the loop's warm-up "
+        "the samples. Training seconds: one thread, with another run sharing the machine's 2 cores, so somewhat "
+        "inflated. ema_decay is not tuned: below step 8,991 the loop's warm-up "
         "(1 + k) / (10 + k) is smaller than the default 0.999, so it does not bind at 8,000 steps.",
     ]
     for task in dict.fromkeys(r["task"] for r in rows):

@@ -42,6 +42,11 @@ N, SEEDS, STEPS = 10_000, range(5), (1, 2, 4, 8)
 N_BIG, SEEDS_BIG = 100_000, range(100, 105)
 
 
+def within_target(m, one_step_w1):
+    """The target: W1 at most 1.2 x the one-step W1 (+ 0.003) and a std ratio within 1 +- 0.03."""
+    return m["w1"] <= 1.2 * one_step_w1 + 0.003 and abs(m["std_ratio"] - 1) <= 0.03
+
+
 def run(task):
     torch.set_num_threads(1)
     floor, floor_big = noise_floor(task, N)["w1"], noise_floor(task, N_BIG)["w1"]
@@ -61,8 +66,7 @@ def run(task):
             exact = lambda s: cm_toy.sample_consistency(models["exact f*"], N, num_steps=k, seed=s)  # noqa: B023
             path = torch.tensor([(sample(N, s) - exact(s)).abs().mean().item() for s in SEEDS]).median().item()
             one, one_big = one or m["w1"], one_big or big["w1"]
-            ok = m["w1"] <= 1.2 * one + 0.003 and abs(m["std_ratio"] - 1) <= 0.03
-            ok_big = big["w1"] <= 1.2 * one_big + 0.003 and abs(big["std_ratio"] - 1) <= 0.03
+            ok, ok_big = within_target(m, one), within_target(big, one_big)
             gap = m["gap_mass"] / m["gap_mass_true"]
             cells = [f"{m['w1'] / floor:.2f}x", f"{m['w1'] / one:.2f}", f"{gap:.1f}x", f"{m['std_ratio']:.3f}"]
             cells += ["yes" if ok else "no", f"{big['w1'] / floor_big:.2f}x", f"{big['w1'] / one_big:.2f}"]
